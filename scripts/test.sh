@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, lints, then runs the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# Real MNIST for the tests when it sits beside the checkout (as it does in CI).
+if [ -z "${TRAINDX_MNIST_DIR:-}" ] && [ -d ../shared/data/mnist ]; then
+  export TRAINDX_MNIST_DIR="$(cd ../shared/data/mnist && pwd)"
+fi
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/python -m pytest "$@"

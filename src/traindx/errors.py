@@ -1,0 +1,39 @@
+"""The exceptions traindx raises for bad input: each message names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class TraindxError(Exception):
+    """Base class for errors raised by traindx."""
+
+
+class InputError(TraindxError, ValueError):
+    """Input data are malformed (wrong columns, NaN curves, empty runs, ...).
+
+    Example:
+        >>> raise InputError("curve table has no 'epoch' column; add a 1-based epoch per row")
+        Traceback (most recent call last):
+        ...
+        traindx.errors.InputError: curve table has no 'epoch' column; add a 1-based epoch per row
+    """
+
+
+class MissingDependencyError(TraindxError, ImportError):
+    """An optional integration is needed but not installed."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or raise an error naming the extra that installs it.
+
+    Example:
+        >>> require("json", "none").__name__
+        'json'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError(
+            f"{module!r} is required for this feature; install it with: pip install 'traindx[{extra}]'"
+        ) from exc

@@ -1,0 +1,1 @@
+"""Pure functions that turn training quantities into health signals, one module per family."""
