@@ -35,7 +35,22 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "report": ("traindx.report", None),
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "CurveDiagnoser",
+    "EarlyStopping",
+    "Finding",
+    "Monitor",
+    "curves",
+    "diagnose",
+    "experiments",
+    "landscape",
+    "load_runs",
+    "monitor",
+    "report",
+    "search",
+    "signals",
+    "store",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -23,6 +23,7 @@ CODES: tuple[str, ...] = (
     "overfitting",
     "underfitting",
     "poor_init",
+    "input_scale",
     "indicator_disabled",
 )
 

@@ -1,0 +1,163 @@
+"""The PyTorch side of the monitor: hooks on sampled steps only, on-device reductions, one host transfer.
+
+Forward hooks are attached right before a sampled step's forward pass and removed as soon as its values are
+read (Composer's habit), so unsampled steps run the bare model. Gradients are read after ``backward`` (at
+``Monitor.step``, which runs after ``optimizer.step()``; a GradScaler has unscaled them by then).
+Parameters are copied only on sampled steps, for the update ratio of the next optimizer step.
+
+Example:
+    >>> import torch
+    >>> probe = TorchProbe(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()))
+    >>> probe.arm(); probe.armed
+    True
+    >>> probe.disarm(); probe.armed
+    False
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from traindx.signals import activations, gradients, weights
+
+_RELU = (nn.ReLU, nn.ReLU6)
+_SATURATING = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+_WEIGHTED = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def to_floats(values: list) -> list[float]:
+    """0-d tensors (and numbers) to floats with a single device-to-host transfer where possible."""
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
+    if not tensors:
+        return [float(v) for v in values]
+    try:
+        flat = iter(torch.stack([t.detach().float().reshape(()) for t in tensors]).tolist())
+    except RuntimeError:  # tensors on several devices
+        flat = iter([t.detach().float().item() for t in tensors])
+    return [next(flat) if isinstance(v, torch.Tensor) else float(v) for v in values]
+
+
+@dataclass
+class Capture:
+    """What the hooks saw during one sampled forward pass (on-device scalars until read)."""
+
+    dead: list = field(default_factory=list)  # (dead-unit fraction tensor, n units)
+    saturated: list = field(default_factory=list)  # (saturated fraction tensor, n outputs)
+    input_rms: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class TorchProbe:
+    """Hooks, gradient reads and parameter snapshots for one ``nn.Module``."""
+
+    def __init__(self, model: nn.Module, optimizer=None) -> None:
+        self.model = model
+        self.relu = [m for m in model.modules() if isinstance(m, _RELU)]
+        self.saturating = [
+            (m, kind) for m in model.modules() for t, kind in _SATURATING.items() if isinstance(m, t)
+        ]
+        # weight layers in registration order, which is forward order for Sequential-style models
+        self.layers = [
+            (name, m.weight)
+            for name, m in model.named_modules()
+            if isinstance(m, _WEIGHTED) and isinstance(getattr(m, "weight", None), torch.Tensor)
+        ]
+        self.capture = Capture()
+        self._handles: list = []
+        self.optimizer_steps = 0
+        self._opt_handle = None
+        if optimizer is not None and hasattr(optimizer, "register_step_post_hook"):
+            self._opt_handle = optimizer.register_step_post_hook(self._count_step)
+
+    # -- hooks ---------------------------------------------------------------------------------------------
+    def _count_step(self, *_args) -> None:
+        self.optimizer_steps += 1
+
+    @property
+    def armed(self) -> bool:
+        return bool(self._handles)
+
+    def arm(self) -> None:
+        """Attach forward hooks for the next forward pass."""
+        if self._handles:
+            return
+        self.capture = Capture()
+        self._handles.append(self.model.register_forward_pre_hook(self._on_input))
+        for m in self.relu:
+            self._handles.append(m.register_forward_hook(self._on_relu))
+        for m, kind in self.saturating:
+            self._handles.append(m.register_forward_hook(self._saturation_hook(kind)))
+
+    def disarm(self) -> None:
+        """Remove every forward hook (idempotent)."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def close(self) -> None:
+        self.disarm()
+        if self._opt_handle is not None:
+            self._opt_handle.remove()
+            self._opt_handle = None
+
+    # The hooks never raise into the user's forward pass: a failed reduction is simply not recorded.
+    def _on_input(self, _module, args) -> None:
+        t0 = time.perf_counter()
+        try:
+            x = args[0] if args else None
+            if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
+                self.capture.input_rms.append(activations.input_rms(x))
+        except Exception:  # noqa: BLE001
+            pass
+        self.capture.seconds += time.perf_counter() - t0
+
+    def _on_relu(self, _module, _inputs, out) -> None:
+        t0 = time.perf_counter()
+        try:
+            if isinstance(out, torch.Tensor) and out.dim() >= 2 and out.shape[0] > 1:
+                self.capture.dead.append((activations.dead_fraction(out), out.shape[1]))
+        except Exception:  # noqa: BLE001
+            pass
+        self.capture.seconds += time.perf_counter() - t0
+
+    def _saturation_hook(self, kind: str):
+        def hook(_module, _inputs, out) -> None:
+            t0 = time.perf_counter()
+            try:
+                if isinstance(out, torch.Tensor) and out.numel():
+                    self.capture.saturated.append((activations.saturated_fraction(out, kind), out.numel()))
+            except Exception:  # noqa: BLE001
+                pass
+            self.capture.seconds += time.perf_counter() - t0
+
+        return hook
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def trainable(self) -> list[tuple[str, torch.Tensor]]:
+        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+
+    def grad_stats(self) -> tuple[list, list]:
+        """On-device (global grad norm, per weight layer [(name, norm, numel, weight norm)]) of this step."""
+        grads = [p.grad for _, p in self.trainable() if p.grad is not None]
+        layers = [(n, w) for n, w in self.layers if w.requires_grad and w.grad is not None]
+        gnorm = gradients.global_norm(grads) if grads else None
+        lg = gradients.layer_norms([w.grad for _, w in layers])
+        lw = gradients.layer_norms([w.detach() for _, w in layers])
+        return [gnorm, len(grads)], [
+            (n, g, w.numel(), wn) for (n, w), g, wn in zip(layers, lg, lw, strict=True)
+        ]
+
+    def snapshot(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """Copies of the trainable parameters that received a gradient (for ||dW||/||W|| after the next step)."""
+        return [(n, p, p.detach().clone()) for n, p in self.trainable() if p.grad is not None]
+
+    @staticmethod
+    def update_ratios(snap) -> list:
+        """||W_now - W_snap|| / ||W_snap|| per snapshotted parameter (0-d tensors)."""
+        if not snap:
+            return []
+        return weights.update_ratios([s for _, _, s in snap], [p.detach() for _, p, _ in snap])

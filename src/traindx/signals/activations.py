@@ -1,0 +1,69 @@
+"""Activation signals: dead ReLU units and tanh/sigmoid saturation, reduced on the tensor's device.
+
+Example:
+    >>> import torch
+    >>> dead_fraction(torch.tensor([[0.0, 1.0], [0.0, 2.0]])).item()
+    0.5
+"""
+
+from __future__ import annotations
+
+#: Dead ReLU: share of units that output zero for every example in a batch. DeepDiagnosis/AutoTrainer
+#: call a layer dying at >= 70% inactive units; we warn at 50% of all units (persisting over samples) and
+#: call it critical at 90%. A fresh default-init ReLU MLP/CNN has ~0% dead units on a batch of 32+.
+DEAD_WARNING, DEAD_CRITICAL = 0.5, 0.9
+#: Saturation: share of tanh/sigmoid outputs in the flat tails (|tanh| > 0.99, i.e. |pre-activation| > 2.65;
+#: sigmoid outside [0.01, 0.99], |pre-activation| > 4.6). DeepDiagnosis flags > 50% beyond +-5.
+SATURATION_WARNING, SATURATION_CRITICAL = 0.5, 0.9
+TANH_TAIL, SIGMOID_TAIL = 0.99, 0.01
+
+
+def dead_fraction(out):
+    """Share of units (dim 1: features or channels) that are <= 0 for every example and position.
+
+    ``out`` is a post-ReLU tensor shaped (N, C, ...) or (N, C). Returns a 0-d tensor on ``out``'s device.
+
+    Example:
+        >>> import torch
+        >>> dead_fraction(torch.zeros(4, 3, 2, 2)).item()
+        1.0
+    """
+    x = out.detach()
+    if x.dim() < 2:
+        x = x.reshape(-1, 1)
+    alive = (x > 0).transpose(0, 1).reshape(x.shape[1], -1).any(dim=1)
+    return 1.0 - alive.float().mean()
+
+
+def saturated_fraction(out, kind: str):
+    """Share of outputs in the flat tails of ``kind`` (``"tanh"`` or ``"sigmoid"``), a 0-d tensor.
+
+    Example:
+        >>> import torch
+        >>> saturated_fraction(torch.tensor([0.999, 0.1, -0.995, 0.0]), "tanh").item()
+        0.5
+    """
+    x = out.detach().float()
+    if kind == "tanh":
+        return (x.abs() > TANH_TAIL).float().mean()
+    if kind == "sigmoid":
+        return ((x < SIGMOID_TAIL) | (x > 1.0 - SIGMOID_TAIL)).float().mean()
+    raise ValueError(f"kind must be 'tanh' or 'sigmoid', got {kind!r}")
+
+
+def input_rms(x):
+    """Root-mean-square of a model input batch (0-d tensor); standardised inputs have RMS about 1.
+
+    LeCun et al., "Efficient BackProp" (1998): inputs should have zero mean and unit variance; images left in
+    0-255 have RMS near 100, which scales every first-layer pre-activation and gradient by the same factor.
+
+    Example:
+        >>> import torch
+        >>> input_rms(torch.full((2, 3), 255.0)).item()
+        255.0
+    """
+    return x.detach().float().pow(2).mean().sqrt()
+
+
+#: Inputs whose RMS exceeds this are treated as unscaled (0-1 images ~0.3-0.5, standardised data ~1).
+INPUT_RMS_LIMIT = 20.0

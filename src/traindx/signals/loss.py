@@ -1,0 +1,145 @@
+"""Loss signals: non-finite values, spikes, progress, plateaus, oscillation and the train/validation gap.
+
+Every threshold is relative: to the run's own early loss (its "baseline", the median of the first steps),
+to a running average, or between train and validation metrics, so they hold for any loss scale.
+
+Example:
+    >>> progress([2.0, 2.0, 2.2], [0.5, 0.5])
+    0.75
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+import numpy as np
+
+#: A loss spike: a step loss above both 3x its running average and 1.5x the early baseline. The second
+#: condition keeps normal minibatch noise late in training (0.05 -> 0.3) from counting: a loss that jumps
+#: back above where the run started has undone its learning.
+SPIKE_OVER_EMA, SPIKE_OVER_BASELINE = 3.0, 1.5
+#: "Not improving": the recent loss is still above 90% of the baseline (less than 10% progress).
+STALLED_PROGRESS = 0.10
+#: A plateau: the last window's mean is within 1% of the best earlier window, while the loss is still above
+#: half of its baseline (a converged run also stops improving, but far below where it started).
+PLATEAU_TOL, PLATEAU_HIGH = 0.01, 0.5
+#: Oscillation: window means alternate direction in >= 75% of consecutive pairs with a swing >= 30% of
+#: their mean, and no net progress.
+OSC_SIGN_CHANGES, OSC_SWING = 0.75, 0.3
+#: Overfitting: train accuracy exceeds validation accuracy by >= 0.15 (3x the val-test noise seen on LCDB
+#: curves, where val - test > 0.05 for only 6% of points), or validation loss >= 10% above its minimum
+#: while training loss is still falling.
+ACC_GAP, VAL_RISE = 0.15, 0.10
+#: Underfitting: after the loss flattens (< 2% better over the last epoch) it is still above half of where
+#: it started (a model that learns the task divides its cross-entropy by far more than 2).
+UNDERFIT_FLAT, UNDERFIT_HIGH = 0.02, 0.5
+
+
+def nonfinite(values: Sequence[float]) -> bool:
+    """Whether any value is NaN or infinite.
+
+    Example:
+        >>> nonfinite([1.0, float("nan")])
+        True
+    """
+    return any(not math.isfinite(float(v)) for v in values)
+
+
+def baseline(values: Sequence[float]) -> float:
+    """The run's reference loss: the median of its first values (finite ones only).
+
+    Example:
+        >>> baseline([2.3, 2.2, 9.0])
+        2.3
+    """
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    return float(statistics.median(finite)) if finite else float("nan")
+
+
+def progress(early: Sequence[float], recent: Sequence[float]) -> float:
+    """Relative decrease of the recent median loss below the early median: 0 no progress, 1 loss to zero.
+
+    Example:
+        >>> round(progress([2.0, 2.0], [1.0]), 2)
+        0.5
+    """
+    b, r = baseline(early), baseline(recent)
+    if not (b > 0 and math.isfinite(r)):
+        return float("nan")
+    return round(1.0 - r / b, 6)
+
+
+def is_spike(value: float, ema: float, base: float) -> bool:
+    """Whether ``value`` jumps above both 3x its running average ``ema`` and 1.5x the baseline.
+
+    Example:
+        >>> is_spike(9.0, 0.5, 2.3), is_spike(0.4, 0.1, 2.3)
+        (True, False)
+    """
+    return value > SPIKE_OVER_EMA * ema and value > SPIKE_OVER_BASELINE * base
+
+
+def window_means(values: Sequence[float], window: int) -> np.ndarray:
+    """Means of consecutive non-overlapping windows (the last partial window dropped).
+
+    Example:
+        >>> window_means([1, 1, 3, 3, 5], 2).tolist()
+        [1.0, 3.0]
+    """
+    a = np.asarray(values, dtype=float)
+    n = len(a) // window
+    return a[: n * window].reshape(n, window).mean(axis=1) if n else np.empty(0)
+
+
+def plateau(values: Sequence[float], window: int) -> float:
+    """Relative improvement of the last window's mean over the best earlier window's mean (small: flat).
+
+    Example:
+        >>> plateau([2.0, 2.0, 2.0, 2.0], 2)
+        0.0
+    """
+    m = window_means(values, window)
+    if len(m) < 2 or not m[:-1].min() > 0:
+        return float("nan")
+    return float(1.0 - m[-1] / m[:-1].min())
+
+
+def oscillation(values: Sequence[float], window: int) -> tuple[float, float]:
+    """(share of direction changes between window means, mean swing relative to the mean level).
+
+    Example:
+        >>> oscillation([1, 1, 3, 3, 1, 1, 3, 3], 2)
+        (1.0, 1.0)
+    """
+    m = window_means(values, window)
+    if len(m) < 4 or not np.all(np.isfinite(m)):
+        return float("nan"), float("nan")
+    d = np.diff(m)
+    changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1])))
+    swing = float(np.mean(np.abs(d)) / max(float(np.mean(np.abs(m))), 1e-12))
+    return changes, swing
+
+
+def acc_gap(train_acc: float, val_acc: float) -> float:
+    """Train minus validation accuracy.
+
+    Example:
+        >>> round(acc_gap(0.99, 0.80), 2)
+        0.19
+    """
+    return float(train_acc) - float(val_acc)
+
+
+def val_rise(val_losses: Sequence[float]) -> float:
+    """How far the latest validation loss sits above the minimum so far, relative to that minimum.
+
+    Example:
+        >>> round(val_rise([0.5, 0.4, 0.48]), 2)
+        0.2
+    """
+    v = [float(x) for x in val_losses if math.isfinite(float(x))]
+    if len(v) < 2 or not min(v) > 0:
+        return float("nan")
+    return v[-1] / min(v) - 1.0
