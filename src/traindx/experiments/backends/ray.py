@@ -1,0 +1,77 @@
+"""Ray backend: each run is a Ray task with ``num_cpus=1``, on a local Ray instance or an existing cluster.
+
+Example:
+    >>> from traindx.experiments.backends.ray import RayBackend
+    >>> with RayBackend(workers=2) as b:  # doctest: +SKIP
+    ...     results = list(b.imap_unordered([{"dataset": "digits", "model": "logreg", "epochs": 1}]))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from traindx.errors import require
+from traindx.experiments.backends.base import Backend
+
+
+def _run(config: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+    from traindx.experiments.runner import run_experiment
+
+    return run_experiment(config)
+
+
+class RayBackend(Backend):
+    """Run configs as Ray tasks.
+
+    ``address=None`` starts a local Ray instance with ``workers`` CPUs (and stops it on close); an address
+    (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``) joins an existing cluster and leaves it running.
+    """
+
+    def __init__(self, workers: int = 2, address: str | None = None) -> None:
+        self.workers = max(1, int(workers))
+        self.address = address
+        self._started = False
+        self._pending: list = []
+
+    def _init(self):
+        ray = require("ray", "ray")
+        if not ray.is_initialized():
+            # workers must find the same data folders and use one thread each, as local workers do
+            env = {k: v for k, v in os.environ.items() if k.startswith("TRAINDX_")}
+            env["OMP_NUM_THREADS"] = "1"
+            kwargs: dict[str, Any] = {
+                "runtime_env": {"env_vars": env},
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "configure_logging": False,
+            }
+            if self.address is None:
+                kwargs["num_cpus"] = self.workers
+            ray.init(address=self.address, **kwargs)
+            self._started = True
+        return ray
+
+    def imap_unordered(self, configs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        ray = self._init()
+        task = ray.remote(num_cpus=1, max_retries=0)(_run)
+        self._pending = [task.remote(cfg) for cfg in configs]
+        while self._pending:
+            done, self._pending = ray.wait(self._pending, num_returns=1)
+            yield ray.get(done[0])
+
+    def close(self, cancel: bool = False) -> None:
+        if not self._started:
+            return
+        import ray
+
+        if cancel:
+            for ref in self._pending:
+                ray.cancel(ref, force=True)
+        self._pending = []
+        ray.shutdown()
+        self._started = False

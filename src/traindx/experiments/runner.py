@@ -1,0 +1,284 @@
+"""Train one run from its config and record train/val/test accuracy and loss after every epoch.
+
+A run is fully determined by its config (seeded numpy and torch, one torch thread), and its id is a short hash
+of the canonical config, so a rerun of the same config is recognised. Data flow per run:
+
+1. draw a training pool of ``n_train + val_size`` examples from the training split, with class proportions set
+   by ``imbalance`` (half of the classes kept at that fraction), then randomise ``label_noise`` of its labels;
+2. hold out a stratified validation set of ``val_size`` from that pool (same distribution as train, no shift);
+3. the test set is the dataset's own (balanced) test split, a stratified subset of ``eval_subset`` examples,
+   with the test-time ``shift`` applied; so an imbalanced run is still judged on balanced data, as the
+   learning-curve meta-classifier study did;
+4. accuracies/losses on train use a stratified subset of at most ``eval_subset`` training examples (full
+   evaluation would dominate the cost of small runs); the record says so (``eval_stratified``).
+
+Example:
+    >>> from traindx.experiments.runner import run_experiment
+    >>> out = run_experiment({"dataset": "digits", "model": "logreg", "n_train": 200, "val_size": 100,
+    ...                       "epochs": 2, "eval_subset": 200})
+    >>> out["run"]["status"], len(out["epochs"])
+    ('finished', 2)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from traindx.errors import InputError
+
+# The canonical config: every run config is completed with these defaults before hashing, so two spellings of
+# the same run (omitting a default or giving it) share one run id.
+DEFAULTS: dict[str, Any] = {
+    "dataset": "mnist",
+    "model": "mlp_small",
+    "width": None,
+    "depth": None,
+    "activation": "relu",
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "momentum": 0.0,
+    "batch_size": 64,
+    "weight_decay": 0.0,
+    "epochs": 26,
+    "n_train": 1000,
+    "val_size": 500,
+    "seed": 0,
+    "imbalance": 1.0,
+    "label_noise": 0.0,
+    "shift": "none",
+    "shift_strength": None,
+    "eval_subset": 1000,
+}
+# keys that label a run (which part of a spec it came from) without changing what is trained: not hashed
+LABEL_KEYS = frozenset({"part"})
+OPTIMIZERS = ("adam", "sgd", "adamw", "rmsprop")
+_TEST_SUBSET_SEED = (
+    20_240_601  # one fixed test subset per dataset, shared by all runs: comparable test curves
+)
+
+
+def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Complete ``config`` with defaults and resolve model-dependent values (width, depth, shift strength).
+
+    Unknown keys are kept (they enter the run id), so a spec may carry extra labels.
+
+    Example:
+        >>> canonical_config({"model": "logreg"})["width"]
+        0
+    """
+    from traindx.experiments.conditions import SHIFT_DEFAULTS
+    from traindx.experiments.datasets import NAMES
+    from traindx.experiments.models import resolve_arch
+
+    cfg = {**DEFAULTS, **{k: v for k, v in config.items() if v is not None}}
+    if cfg["dataset"] not in NAMES:
+        raise InputError(f"unknown dataset {cfg['dataset']!r}; use one of {', '.join(NAMES)}")
+    if cfg["optimizer"] not in OPTIMIZERS:
+        raise InputError(f"unknown optimizer {cfg['optimizer']!r}; use one of {', '.join(OPTIMIZERS)}")
+    if cfg["shift"] not in SHIFT_DEFAULTS:
+        raise InputError(f"unknown shift {cfg['shift']!r}; use one of {', '.join(SHIFT_DEFAULTS)}")
+    cfg["width"], cfg["depth"] = resolve_arch(cfg["model"], cfg["width"], cfg["depth"])
+    if cfg["shift_strength"] is None:
+        cfg["shift_strength"] = SHIFT_DEFAULTS[cfg["shift"]]
+    for key in ("epochs", "n_train", "val_size", "seed", "batch_size", "eval_subset"):
+        cfg[key] = int(cfg[key])
+    for key in ("lr", "momentum", "weight_decay", "imbalance", "label_noise", "shift_strength"):
+        cfg[key] = float(cfg[key])
+    if cfg["epochs"] < 1 or cfg["n_train"] < 1 or cfg["batch_size"] < 1 or cfg["eval_subset"] < 1:
+        raise InputError("epochs, n_train, batch_size and eval_subset must be >= 1; fix the run config")
+    return cfg
+
+
+def run_id(config: dict[str, Any]) -> str:
+    """A short stable hash (12 hex digits) of the canonical config.
+
+    Example:
+        >>> run_id({"model": "logreg"}) == run_id({"model": "logreg", "seed": 0})
+        True
+    """
+    cfg = {k: v for k, v in canonical_config(config).items() if k not in LABEL_KEYS}
+    blob = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha1(blob.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
+    """Train one run; never raises for a failing run (the error is returned in the record).
+
+    Returns ``{"run": {...}, "epochs": DataFrame | None}``: the run record (run_id, status, error, config,
+    train_seconds, eval_seconds, wall_seconds, created_at) and the tidy curve rows.
+    """
+    started = time.perf_counter()
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        cfg = canonical_config(config)
+        rid = run_id(cfg)
+    except Exception as exc:  # a bad config is a failed run too, so a sweep records it and goes on
+        cfg, rid = dict(config), hashlib.sha1(repr(sorted(config.items())).encode()).hexdigest()[:12]
+        return {"run": _record(rid, cfg, "failed", _err(exc), 0.0, 0.0, started, created), "epochs": None}
+    try:
+        epochs, train_s, eval_s, extra = _train(cfg)
+        cfg = {**cfg, **extra}
+        return {
+            "run": _record(rid, cfg, "finished", None, train_s, eval_s, started, created),
+            "epochs": epochs.assign(run_id=rid),
+        }
+    except Exception as exc:
+        return {"run": _record(rid, cfg, "failed", _err(exc), 0.0, 0.0, started, created), "epochs": None}
+
+
+def _err(exc: BaseException) -> str:
+    tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
+    return f"{type(exc).__name__}: {exc}\n{tail}"[:4000]
+
+
+def _record(rid, cfg, status, error, train_s, eval_s, started, created) -> dict[str, Any]:
+    return {
+        "run_id": rid,
+        "status": status,
+        "error": error,
+        "config": cfg,
+        "train_seconds": float(train_s),
+        "eval_seconds": float(eval_s),
+        "wall_seconds": time.perf_counter() - started,
+        "created_at": created,
+    }
+
+
+def prepare_data(cfg: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The run's arrays: x/y for train, val, the train-evaluation subset and the (shifted) test subset."""
+    from traindx.experiments import conditions as C
+    from traindx.experiments.datasets import load
+
+    ds = load(cfg["dataset"])
+    # one independent stream per step, so changing one condition (say label noise) leaves the others' draws
+    # (which examples, which split) unchanged: runs that differ in one condition differ only in it
+    r_class, r_pool, r_noise, r_split, r_shift = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(cfg["seed"]).spawn(5)
+    )
+    weights = C.class_weights(ds.n_classes, cfg["imbalance"], r_class)
+    pool = C.stratified_sample(ds.y_train, cfg["n_train"] + cfg["val_size"], r_pool, weights)
+    x_pool = ds.x_train[pool]
+    y_true = ds.y_train[pool]
+    y_pool = C.add_label_noise(y_true, cfg["label_noise"], ds.n_classes, r_noise)
+    # split on the true labels so the split is the same with and without label noise
+    val = C.stratified_sample(y_true, cfg["val_size"], r_split) if cfg["val_size"] else np.empty(0, int)
+    train = np.setdiff1d(np.arange(len(pool)), val)
+    train = train[r_split.permutation(len(train))]
+    n_eval_train = min(cfg["eval_subset"], len(train))
+    train_eval = train[C.stratified_sample(y_true[train], n_eval_train, r_split)]
+    val_eval = val[: cfg["eval_subset"]]
+    n_test = min(cfg["eval_subset"], len(ds.y_test))
+    test = C.stratified_sample(ds.y_test, n_test, _TEST_SUBSET_SEED)
+    x_test = C.apply_shift(ds.x_test[test], cfg["shift"], cfg["shift_strength"], r_shift)
+    return {
+        "x_train": x_pool[train],
+        "y_train": y_pool[train],
+        "x_train_eval": x_pool[train_eval],
+        "y_train_eval": y_pool[train_eval],
+        "x_val": x_pool[val_eval],
+        "y_val": y_pool[val_eval],
+        "x_test": x_test,
+        "y_test": ds.y_test[test],
+        "n_classes": np.array(ds.n_classes),
+    }
+
+
+def _optimizer(cfg, params):
+    import torch
+
+    name, lr, wd = cfg["optimizer"], cfg["lr"], cfg["weight_decay"]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, momentum=cfg["momentum"])
+    return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=cfg["momentum"])
+
+
+def _evaluate(model, x, y) -> tuple[float, float]:
+    import torch
+    import torch.nn.functional as F
+
+    if len(y) == 0:
+        return math.nan, math.nan
+    model.eval()
+    loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(y), 2048):
+            out = model(x[i : i + 2048])
+            loss += F.cross_entropy(out, y[i : i + 2048], reduction="sum").item()
+            correct += int((out.argmax(1) == y[i : i + 2048]).sum())
+    model.train()
+    return correct / len(y), loss / len(y)
+
+
+def _train(cfg: dict[str, Any]) -> tuple[pd.DataFrame, float, float, dict[str, Any]]:
+    import torch
+    import torch.nn.functional as F
+
+    from traindx.experiments.models import build_model, count_params
+
+    torch.set_num_threads(1)
+    data = prepare_data(cfg)
+    t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items() if k != "n_classes"}
+    torch.manual_seed(cfg["seed"])
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    model = build_model(
+        cfg["model"], tuple(data["x_train"].shape[1:]), int(data["n_classes"]),
+        cfg["width"], cfg["depth"], cfg["activation"],
+    )  # fmt: skip
+    opt = _optimizer(cfg, model.parameters())
+    n, bs = len(t["y_train"]), cfg["batch_size"]
+    rows, train_s, eval_s = [], 0.0, 0.0
+    for epoch in range(1, cfg["epochs"] + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        run_loss = 0.0
+        for i in range(0, n, bs):
+            idx = order[i : i + bs]
+            loss = F.cross_entropy(model(t["x_train"][idx]), t["y_train"][idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run_loss += loss.item() * len(idx)
+        t1 = time.perf_counter()
+        train_acc, train_loss = _evaluate(model, t["x_train_eval"], t["y_train_eval"])
+        val_acc, val_loss = _evaluate(model, t["x_val"], t["y_val"])
+        test_acc, test_loss = _evaluate(model, t["x_test"], t["y_test"])
+        t2 = time.perf_counter()
+        train_s += t1 - t0
+        eval_s += t2 - t1
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_acc": train_acc,
+                "val_acc": val_acc,
+                "test_acc": test_acc,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "test_loss": test_loss,
+                "n_train": len(t["y_train_eval"]),
+                "n_val": len(t["y_val"]),
+                "n_test": len(t["y_test"]),
+                "running_train_loss": run_loss / n,  # mean minibatch loss during the epoch (train mode)
+                "epoch_seconds": t1 - t0,
+            }
+        )
+    extra = {
+        "n_params": count_params(model),
+        "n_train_used": n,
+        "eval_stratified": True,
+        "test_balanced": True,
+    }
+    return pd.DataFrame(rows), train_s, eval_s, extra

@@ -1,0 +1,188 @@
+"""A sweep described in a TOML file: fixed values, grids, listed cases and random sampling over any config key.
+
+Format (every table optional; a spec either has top-level ``grid``/``cases``/``random`` or ``[[parts]]``)::
+
+    name = "mnist_meta"
+    [base]                    # keys shared by every run
+    dataset = "mnist"
+    epochs = 26
+    [grid]                    # cartesian product of the lists
+    model = ["logreg", "mlp_small"]
+    seed = [0, 1, 2]
+    [[cases]]                 # alternatives crossed with the grid (each a dict of keys)
+    shift = "none"
+    [[cases]]
+    shift = "noise"
+    [random]                  # n random draws, crossed with grid x cases
+    n = 10
+    seed = 0
+    lr = { log_uniform = [1e-4, 1e-1] }     # also: uniform, int_uniform, int_log_uniform, choice
+    [[parts]]                 # several designs in one spec: each part has its own base/grid/cases/random
+    name = "too_low_lr"
+    base = { optimizer = "sgd", lr = 1e-4 }
+    grid = { model = ["mlp_small"], seed = [0, 1] }
+
+A run's config is base, then the part's base, then the case, then the grid point, then the random draw.
+Duplicate configs (same run id) are kept once.
+
+Example:
+    >>> spec = parse_spec({"base": {"dataset": "digits"}, "grid": {"seed": [0, 1]}})
+    >>> [c["seed"] for c in spec.configs]
+    [0, 1]
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from traindx.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_PART_KEYS = {"name", "base", "grid", "cases", "random"}
+_DISTS = ("choice", "uniform", "log_uniform", "int_uniform", "int_log_uniform")
+
+
+@dataclass
+class SweepSpec:
+    """The expanded sweep: its name and one config dict per run (with its ``part`` name)."""
+
+    name: str
+    configs: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+
+def load_spec(path: str | os.PathLike) -> SweepSpec:
+    """Read and expand a TOML sweep spec.
+
+    Example:
+        >>> load_spec("examples/mnist_meta.toml").name  # doctest: +SKIP
+        'mnist_meta'
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"sweep spec {p} not found; give the path of a .toml spec (see examples/)")
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{p} is not valid TOML ({exc}); fix the syntax") from exc
+    return parse_spec(data, default_name=p.stem)
+
+
+def parse_spec(data: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
+    """Expand a parsed spec (a dict shaped like the TOML file) into run configs, validating every one."""
+    from traindx.experiments.runner import canonical_config, run_id
+
+    unknown = set(data) - _PART_KEYS - {"parts"}
+    if unknown:
+        raise InputError(
+            f"unknown top-level keys {sorted(unknown)} in sweep spec; use name, base, grid, cases, random, parts"
+        )
+    base = _table(data.get("base", {}), "base")
+    parts = data.get("parts")
+    if parts is None:
+        parts = [{k: v for k, v in data.items() if k in ("grid", "cases", "random")}]
+    elif any(k in data for k in ("grid", "cases", "random")):
+        raise InputError(
+            "sweep spec has both [[parts]] and top-level grid/cases/random; move them into a part"
+        )
+    configs: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, part in enumerate(parts):
+        pname = str(part.get("name", f"part{i}"))
+        bad = set(part) - _PART_KEYS
+        if bad:
+            raise InputError(
+                f"part {pname!r}: unknown keys {sorted(bad)}; use name, base, grid, cases, random"
+            )
+        for cfg in _expand_part(part, pname):
+            full = {**base, **cfg}
+            try:
+                rid = run_id(full)
+                canonical_config(full)
+            except InputError as exc:
+                raise InputError(f"part {pname!r}: {exc}") from None
+            if rid not in seen:
+                seen.add(rid)
+                configs.append(full)
+    if not configs:
+        raise InputError("sweep spec expands to no runs; give at least one grid value or case")
+    return SweepSpec(str(data.get("name", default_name)), configs)
+
+
+def _table(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a table of key = value, got {type(value).__name__}")
+    return value
+
+
+def _expand_part(part: dict[str, Any], pname: str) -> list[dict[str, Any]]:
+    pbase = _table(part.get("base", {}), f"part {pname!r} base")
+    grid = _table(part.get("grid", {}), f"part {pname!r} grid")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise InputError(f"part {pname!r}: grid key {key!r} needs a non-empty list, e.g. {key} = [1, 2]")
+    cases = part.get("cases", [{}])
+    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
+        raise InputError(f"part {pname!r}: cases must be an array of tables ([[cases]])")
+    draws = _random_draws(part.get("random"), pname)
+    keys = list(grid)
+    out = []
+    for case in cases:
+        for point in itertools.product(*(grid[k] for k in keys)):
+            for draw in draws:
+                out.append({**pbase, **case, **dict(zip(keys, point, strict=True)), **draw, "part": pname})
+    return out
+
+
+def _random_draws(rand: Any, pname: str) -> list[dict[str, Any]]:
+    if rand is None:
+        return [{}]
+    rand = dict(_table(rand, f"part {pname!r} random"))
+    n = rand.pop("n", None)
+    if not isinstance(n, int) or n < 1:
+        raise InputError(f"part {pname!r}: [random] needs n = <number of draws >= 1>")
+    rng = np.random.default_rng(rand.pop("seed", 0))
+    draws = [{} for _ in range(n)]
+    for key, dist in rand.items():
+        if not isinstance(dist, dict) or len(dist) != 1 or next(iter(dist)) not in _DISTS:
+            raise InputError(
+                f"part {pname!r}: random key {key!r} needs one distribution, e.g. "
+                f"{key} = {{ log_uniform = [1e-4, 1e-1] }}; known: {', '.join(_DISTS)}"
+            )
+        kind, arg = next(iter(dist.items()))
+        for d in draws:
+            d[key] = _draw(rng, kind, arg, key, pname)
+    return draws
+
+
+def _draw(rng: np.random.Generator, kind: str, arg: Any, key: str, pname: str) -> Any:
+    if kind == "choice":
+        if not isinstance(arg, list) or not arg:
+            raise InputError(f"part {pname!r}: {key} choice needs a non-empty list")
+        return arg[int(rng.integers(len(arg)))]
+    if not (isinstance(arg, list) and len(arg) == 2 and all(isinstance(a, (int, float)) for a in arg)):
+        raise InputError(f"part {pname!r}: {key} {kind} needs [low, high]")
+    lo, hi = arg
+    if kind.endswith("log_uniform") and (lo <= 0 or hi <= 0):
+        raise InputError(f"part {pname!r}: {key} {kind} needs positive bounds")
+    if kind == "uniform":
+        return float(rng.uniform(lo, hi))
+    if kind == "log_uniform":
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    if kind == "int_uniform":
+        return int(rng.integers(int(lo), int(hi) + 1))
+    return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))

@@ -1,0 +1,85 @@
+"""Import runs from an MLflow tracking server or store with the MLflow client.
+
+Every run of every experiment (or of the named ones) becomes one run, keyed by its MLflow run id. Each metric's
+full history (``MlflowClient.get_metric_history``) is mapped by name with
+:func:`~traindx.store.importers.names.canonical_metric` (``accuracy``, ``val_accuracy``, ``val_loss``,
+``train/acc``, ...); MLflow's ``step`` becomes the 1-based epoch as described in
+:mod:`traindx.store.importers.history` (a run logged from step 0 is shifted by one; Keras' and Lightning's
+autologging log epochs from 0). The run table holds the run name, experiment name, status and every parameter
+(as the strings MLflow stores).
+
+Example:
+    >>> import tempfile
+    >>> runs, curves = load_mlflow(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from traindx.errors import InputError, require
+from traindx.store.importers.history import history_to_curves
+
+PREFIX = "mlflow:"
+
+
+def load_mlflow(
+    tracking_uri: str, experiments: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the runs of an MLflow tracking URI (e.g. ``sqlite:///mlflow.db``) into ``(runs, curves)``.
+
+    ``experiments`` limits the import to these experiment names. A leading ``mlflow:`` on the URI is accepted.
+    """
+    require("mlflow", "mlflow")
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri[len(PREFIX) :] if tracking_uri.startswith(PREFIX) else tracking_uri
+    if not uri:
+        raise InputError(
+            "empty MLflow tracking URI; write mlflow:sqlite:///path/to/mlflow.db or mlflow:http://host"
+        )
+    client = MlflowClient(tracking_uri=uri)
+    found = client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
+    names = {e.experiment_id: e.name for e in found}
+    if experiments is not None:
+        wanted = set(experiments)
+        missing = wanted - set(names.values())
+        if missing:
+            raise InputError(
+                f"MLflow experiment(s) {sorted(missing)} not found at {uri}; "
+                f"experiments there: {sorted(names.values())}"
+            )
+        names = {k: v for k, v in names.items() if v in wanted}
+    records, rows = [], []
+    for exp_id, exp_name in names.items():
+        page = None
+        while True:
+            batch = client.search_runs([exp_id], max_results=1000, page_token=page)
+            for run in batch:
+                rid = run.info.run_id
+                records.append(
+                    {
+                        "run_id": rid,
+                        "run_name": run.info.run_name,
+                        "experiment": exp_name,
+                        "status": run.info.status,
+                        **run.data.params,
+                    }
+                )
+                for key in run.data.metrics:
+                    for m in client.get_metric_history(rid, key):
+                        rows.append((rid, key, m.step, m.timestamp, m.value))
+            page = batch.token
+            if not page:
+                break
+    if not records:
+        raise InputError(
+            f"no MLflow runs found at {uri}; check the tracking URI and that runs were logged there"
+        )
+    frame = pd.DataFrame(rows, columns=["run_id", "name", "step", "timestamp", "value"])
+    frame = frame.sort_values("timestamp", kind="stable")
+    curves = history_to_curves(frame, source=f"MLflow runs at {uri}")
+    return pd.DataFrame(records), curves
