@@ -1,0 +1,461 @@
+"""MD tree: which knob to turn, read from loss-landscape metrics (Zhou et al., ICML 2024, arXiv 2406.16988).
+
+Three questions, each a column of the released model-diagnosis tables (rows labelled ``optimal`` are dropped):
+
+- ``"batch_size"`` (label ``bs_failure``): is the temperature (learning rate / batch size) too *small* (the
+  batch is too large) or too *large*?
+- ``"width_vs_batch"``: would widening the model or changing the batch size help more?
+- ``"data_vs_batch"``: would more data or changing the batch size help more? (rows with width >= 32, as in the
+  paper.)
+
+Variants:
+
+- ``"paper"``: the paper's fixed tree structures (repository YefanZhou/ModelDiagnosis, ``method/md_tree.py``)
+  with thresholds fitted by one pass of coordinate-wise bounded scalar search maximising training accuracy, from
+  the paper's start points and bounds. Thresholds stay in the data's units: ``train_error`` in % (the paper's
+  bound ``[0, 1]`` applied to the released %-column: the split separates near-interpolating models),
+  ``mode_connectivity_peak`` in -% and ``hessian_t`` in log units.
+- ``"learned"``: gradient boosting (Friedman 2001) of 50 depth-2 trees with leaves of >= 20 rows (the leaf
+  size scikit-learn's HistGradientBoosting uses by default) on the training error and all four landscape
+  metrics (it can use CKA and the top eigenvalue, which the fixed structures ignore). Averaging many small
+  trees smooths the thresholds, which transfer better across cells than one tree's hard cuts.
+- ``"validation"``: the paper's baseline, a depth-4 CART tree on train/test loss and error.
+
+Every fitted model is stored as plain trees of nodes (feature, threshold, children), saved as JSON, never pickled;
+a row with a missing feature (e.g. no second seed for mode connectivity) follows the branch most training rows
+took at that node.
+
+Example:
+    >>> import pandas as pd
+    >>> df = pd.read_csv("/work/shared/data/mdtree/dataframe_normal_public.csv")  # doctest: +SKIP
+    >>> tree = MDTree("batch_size").fit(df)  # doctest: +SKIP
+    >>> tree.predict(df.head(2)).tolist()  # doctest: +SKIP
+    ['large', 'large']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from traindx.errors import InputError
+from traindx.landscape.io import validate_model_diagnosis_frame
+
+QUESTIONS = {"batch_size": "bs_failure", "width_vs_batch": "width_vs_batch", "data_vs_batch": "data_vs_batch"}
+VARIANTS = ("paper", "learned", "validation")
+
+# The paper's structures: ("split", feature, threshold slot, left (<=), right (>)) or a label.
+_TE, _MC, _HT = "train_error", "mode_connectivity_peak", "hessian_t"
+PAPER_TREES = {
+    "batch_size": {
+        "tree": ("split", _TE, 0, "small", ("split", _MC, 1, ("split", _HT, 2, "large", "small"), "large")),
+        "start": [0.5, -10.0, 7.0],
+        "bounds": [(0.0, 1.0), (-30.0, 0.0), (4.0, 9.0)],
+    },
+    "width_vs_batch": {
+        "tree": ("split", _TE, 0, ("split", _MC, 1, "width", "batch"), ("split", _MC, 2, "width", "batch")),
+        "start": [0.5, -10.0, -10.0],
+        "bounds": [(0.0, 1.0), (-30.0, 0.0), (-30.0, 0.0)],
+    },
+    "data_vs_batch": {
+        "tree": (
+            "split", _TE, 0,
+            ("split", _MC, 1, ("split", _HT, 4, "data", "batch"), ("split", _HT, 2, "data", "batch")),
+            ("split", _MC, 3, "batch", ("split", _HT, 5, "data", "batch")),
+        ),
+        "start": [0.5, -10.0, 7.0, -10.0, 7.0, 7.0],
+        "bounds": [(0.0, 1.0), (-30.0, 0.0), (4.0, 9.0), (-30.0, 0.0), (4.0, 9.0), (4.0, 9.0)],
+    },
+}  # fmt: skip
+LEARNED_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "hessian_e", "CKA")
+VALIDATION_FEATURES = ("train_error", "train_loss", "test_loss", "test_error")
+
+ADVICE = {
+    (
+        "bs_failure",
+        "small",
+    ): "the temperature (learning rate / batch size) is too small: decrease the batch size "
+    "or raise the learning rate",
+    (
+        "bs_failure",
+        "large",
+    ): "the temperature (learning rate / batch size) is too large: increase the batch size "
+    "or lower the learning rate",
+    (
+        "width_vs_batch",
+        "width",
+    ): "the model is too small: increasing the width helps more than retuning the batch size",
+    ("width_vs_batch", "batch"): "retuning the batch size helps more than widening the model",
+    ("data_vs_batch", "data"): "more training data helps more than retuning the batch size",
+    ("data_vs_batch", "batch"): "retuning the batch size helps more than adding data",
+}
+FEATURE_WORDS = {
+    "train_error": "training error (%)",
+    "test_error": "test error (%)",
+    "train_loss": "training loss",
+    "test_loss": "test loss",
+    "mode_connectivity_peak": "mode connectivity (minus peak training error % between seeds)",
+    "hessian_t": "log Hessian trace",
+    "hessian_e": "log top Hessian eigenvalue",
+    "CKA": "CKA similarity between seeds",
+}
+
+
+def question_rows(df: pd.DataFrame, question: str) -> pd.DataFrame:
+    """The rows a question is asked on: labelled (not ``optimal``), and width >= 32 for ``data_vs_batch``.
+
+    Example:
+        >>> frame = pd.DataFrame({"bs_failure": ["small", "optimal", "large"]})
+        >>> len(question_rows(frame, "batch_size"))
+        2
+    """
+    label = _label(question)
+    if label not in df.columns:
+        raise InputError(f"the table has no {label!r} label column; add it or choose another question")
+    out = df[df[label].notna() & (df[label].astype(str) != "optimal")]
+    if question == "data_vs_batch" and "width" in out.columns:
+        # the paper asks the data question only of models wide enough to use more data
+        out = out[out["width"] >= 32]
+    return out
+
+
+def _label(question: str) -> str:
+    if question not in QUESTIONS:
+        raise InputError(f"unknown question {question!r}; use one of {list(QUESTIONS)}")
+    return QUESTIONS[question]
+
+
+class MDTree:
+    """Model-diagnosis tree for one question (scikit-learn style: ``fit(df)``, ``predict(df)``).
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"train_error": [0.0, 0.1, 5, 6, 7, 8], "test_error": [20.0] * 6,
+        ...     "train_loss": [0.1] * 6, "test_loss": [1.0] * 6, "CKA": [0.5] * 6,
+        ...     "hessian_e": [3.0] * 6, "hessian_t": [5.0, 5, 5, 8, 8, 8],
+        ...     "mode_connectivity_peak": [-1.0, -1, -20, -20, -20, -2],
+        ...     "bs_failure": ["small", "small", "large", "small", "small", "large"]})
+        >>> MDTree("batch_size").fit(df).predict(df).tolist()
+        ['small', 'small', 'large', 'small', 'small', 'large']
+    """
+
+    def __init__(self, question: str = "batch_size", variant: str = "paper", random_state: int = 0) -> None:
+        self.question = question
+        self.variant = variant
+        self.random_state = random_state
+
+    # -- fitting ------------------------------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame) -> MDTree:
+        """Fit thresholds (paper), boosted trees (learned) or a CART tree (validation) on labelled rows."""
+        label = _label(self.question)
+        if self.variant not in VARIANTS:
+            raise InputError(f"unknown variant {self.variant!r}; use one of {list(VARIANTS)}")
+        rows = question_rows(validate_model_diagnosis_frame(df), self.question)
+        if len(rows) < 2 or rows[label].nunique() < 2:
+            raise InputError(
+                f"need labelled rows of both classes for {label!r} to fit; got {len(rows)} rows with labels "
+                f"{sorted(rows[label].unique().tolist())}"
+            )
+        y = rows[label].astype(str).to_numpy()
+        self.boost_ = None
+        if self.variant == "paper":
+            self.nodes_ = self._fit_paper(rows, y)
+        elif self.variant == "learned":
+            self.nodes_ = self._fit_boosted(rows, y, list(LEARNED_FEATURES))
+        else:
+            self.nodes_ = self._fit_cart(rows, y, list(VALIDATION_FEATURES))
+        for tree in self._trees():
+            _set_defaults(tree, rows)
+        self.classes_ = np.unique(y)
+        self.label_ = label
+        self.n_train_ = len(rows)
+        self.train_accuracy_ = float(np.mean(self.predict(rows) == y))
+        return self
+
+    def _fit_paper(self, rows: pd.DataFrame, y: np.ndarray) -> list[dict]:
+        from scipy.optimize import minimize_scalar
+
+        spec = PAPER_TREES[self.question]
+        thresholds = list(spec["start"])
+
+        def accuracy(value: float, slot: int) -> float:
+            trial = list(thresholds)
+            trial[slot] = value
+            nodes = _build(spec["tree"], trial)
+            return float(np.mean(_walk_all(nodes, rows) == y))
+
+        # one coordinate-wise pass, as in the paper: each threshold in turn, the others fixed
+        for slot, (lo, hi) in enumerate(spec["bounds"]):
+            res = minimize_scalar(lambda v, s=slot: -accuracy(v, s), method="bounded", bounds=(lo, hi))
+            thresholds[slot] = float(res.x)
+        self.thresholds_ = thresholds
+        return _build(spec["tree"], thresholds)
+
+    def _fit_cart(self, rows: pd.DataFrame, y: np.ndarray, feats: list[str]) -> list[dict]:
+        from sklearn.tree import DecisionTreeClassifier
+
+        model = DecisionTreeClassifier(max_depth=4, random_state=self.random_state)
+        model.fit(_matrix(rows, feats), y)
+        return _export(model.tree_, feats, lambda v: str(model.classes_[int(np.argmax(v[0]))]))
+
+    def _fit_boosted(self, rows: pd.DataFrame, y: np.ndarray, feats: list[str]) -> list[dict]:
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        model = GradientBoostingClassifier(
+            n_estimators=50,
+            max_depth=2,
+            min_samples_leaf=20,
+            learning_rate=0.1,
+            random_state=self.random_state,
+        )
+        model.fit(_matrix(rows, feats), y)
+        prior = float(np.mean(y == model.classes_[1]))
+        self.boost_ = {
+            "classes": [str(c) for c in model.classes_],
+            "init": float(np.log(prior / (1 - prior))),  # log-odds of the prior: the model's starting score
+            "learning_rate": model.learning_rate,
+            "trees": [_export(est.tree_, feats, lambda v: float(v[0][0])) for est in model.estimators_[:, 0]],
+        }
+        return []
+
+    def _trees(self) -> list[list[dict]]:
+        return self.boost_["trees"] if getattr(self, "boost_", None) else [self.nodes_]
+
+    # -- prediction ---------------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "nodes_"):
+            raise InputError("this MDTree is not fitted; call fit(df) or MDTree.load(path) first")
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Labels for each row (features missing from a row follow the training majority branch)."""
+        self._check_fitted()
+        needed = self.features()
+        missing = [c for c in needed if c not in df.columns]
+        if missing:
+            raise InputError(f"rows lack columns {missing}; this tree needs {needed} (NaN is allowed)")
+        if getattr(self, "boost_", None):
+            score = self._score(df)
+            return np.where(score > 0, self.boost_["classes"][1], self.boost_["classes"][0])
+        return _walk_all(self.nodes_, df)
+
+    def _score(self, df: pd.DataFrame) -> np.ndarray:
+        b = self.boost_
+        score = np.full(len(df), b["init"])
+        for tree in b["trees"]:
+            score += b["learning_rate"] * _walk_all(tree, df, numeric=True)
+        return score
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (columns in ``classes_`` order); 0/1 for the single-tree variants."""
+        self._check_fitted()
+        if getattr(self, "boost_", None):
+            p1 = 1 / (1 + np.exp(-self._score(df)))
+            return np.c_[1 - p1, p1]
+        labels = self.predict(df)
+        return np.stack([(labels == c).astype(float) for c in self.classes_], axis=1)
+
+    def features(self) -> list[str]:
+        """Features the fitted tree reads."""
+        self._check_fitted()
+        return sorted({n["feature"] for tree in self._trees() for n in tree if "feature" in n})
+
+    def explain(self, row) -> list[str]:
+        """The decision path for one row (dict or Series) in words, ending with the diagnosis and advice.
+
+        Example:
+            >>> tree = MDTree.from_dict({"question": "batch_size", "variant": "paper", "nodes": [
+            ...     {"feature": "train_error", "threshold": 0.5, "left": 1, "right": 2, "default": "right"},
+            ...     {"label": "small"}, {"label": "large"}]})
+            >>> tree.explain({"train_error": 3.0})[0]
+            'training error (%) = 3 > 0.5'
+        """
+        self._check_fitted()
+        row = dict(row)
+        if getattr(self, "boost_", None):
+            return self._explain_boosted(row)
+        lines, i = [], 0
+        while "label" not in self.nodes_[i]:
+            n = self.nodes_[i]
+            name = FEATURE_WORDS.get(n["feature"], n["feature"])
+            value = row.get(n["feature"], float("nan"))
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                go_left = n.get("default", "left") == "left"
+                side = "<=" if go_left else ">"
+                lines.append(
+                    f"{name} not measured: taking the branch most training models took ({side} {n['threshold']:.3g})"
+                )
+            else:
+                go_left = float(value) <= n["threshold"]
+                lines.append(f"{name} = {float(value):.3g} {'<=' if go_left else '>'} {n['threshold']:.3g}")
+            i = n["left"] if go_left else n["right"]
+        label = self.nodes_[i]["label"]
+        lines.append(f"diagnosis: {_label(self.question)} = {label}")
+        lines.append(f"advice: {ADVICE.get((_label(self.question), label), label)}")
+        return lines
+
+    def _explain_boosted(self, row: dict) -> list[str]:
+        frame = pd.DataFrame([{f: row.get(f, np.nan) for f in self.features()}])
+        proba = self.predict_proba(frame)[0]
+        label = self.predict(frame)[0]
+        lines = [
+            f"{FEATURE_WORDS.get(f, f)} = "
+            + (
+                "not measured (trees take their training majority branch)"
+                if pd.isna(v)
+                else f"{float(v):.3g}"
+            )
+            for f, v in frame.iloc[0].items()
+        ]
+        lines.append(
+            f"{len(self.boost_['trees'])} boosted depth-2 trees: P({label}) = {max(proba):.2f} "
+            f"(of {' / '.join(self.boost_['classes'])})"
+        )
+        lines.append(f"diagnosis: {_label(self.question)} = {label}")
+        lines.append(f"advice: {ADVICE.get((_label(self.question), label), label)}")
+        return lines
+
+    # -- persistence (JSON, never pickle) -----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-able description of the fitted tree."""
+        self._check_fitted()
+        out = {"question": self.question, "variant": self.variant, "nodes": self.nodes_}
+        if getattr(self, "boost_", None):
+            out["boost"] = self.boost_
+        for key in ("thresholds_", "n_train_", "train_accuracy_"):
+            if hasattr(self, key):
+                out[key.rstrip("_")] = getattr(self, key)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MDTree:
+        """Rebuild a fitted tree from :meth:`to_dict` output, validating its nodes."""
+        try:
+            tree = cls(question=data["question"], variant=data.get("variant", "paper"))
+            nodes = data["nodes"]
+            boost = data.get("boost")
+            _label(tree.question)
+            for t in boost["trees"] if boost else [nodes]:
+                for n in t:
+                    if "feature" in n:
+                        float(n["threshold"])
+                        if not (0 <= n["left"] < len(t) and 0 <= n["right"] < len(t)):
+                            raise ValueError("child index out of range")
+                    elif "label" not in n and "value" not in n:
+                        raise ValueError("a node has neither a split nor a leaf value")
+            if boost:
+                float(boost["init"]), float(boost["learning_rate"]), boost["classes"][1]
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise InputError(f"not a valid MD tree description ({exc}); write it with MDTree.save") from exc
+        tree.nodes_ = nodes
+        tree.boost_ = boost
+        tree.label_ = _label(tree.question)
+        tree.classes_ = (
+            np.array(boost["classes"]) if boost else np.unique([n["label"] for n in nodes if "label" in n])
+        )
+        if "thresholds" in data:
+            tree.thresholds_ = list(data["thresholds"])
+        return tree
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted tree as JSON."""
+        p = Path(path)
+        p.write_text(json.dumps(self.to_dict(), indent=2))
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MDTree:
+        """Read a tree written by :meth:`save`."""
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"no such tree file: {p}; create one with `traindx mdtree fit`")
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p} is not JSON ({exc}); create it with `traindx mdtree fit`") from exc
+        return cls.from_dict(data)
+
+
+def _build(spec, thresholds: list[float]) -> list[dict]:
+    nodes: list[dict] = []
+
+    def add(s) -> int:
+        idx = len(nodes)
+        if isinstance(s, str):
+            nodes.append({"label": s})
+            return idx
+        _, feature, slot, left, right = s
+        nodes.append({"feature": feature, "threshold": float(thresholds[slot])})
+        nodes[idx]["left"] = add(left)
+        nodes[idx]["right"] = add(right)
+        return idx
+
+    add(spec)
+    return nodes
+
+
+def _matrix(rows: pd.DataFrame, feats: list[str]) -> np.ndarray:
+    data = rows[feats]
+    if data.isna().any().any():
+        raise InputError(f"columns {feats} have missing values in the training rows; drop or fill them")
+    return data.to_numpy(dtype=float)
+
+
+def _export(t, feats: list[str], leaf) -> list[dict]:
+    """scikit-learn tree arrays -> plain nodes; ``leaf`` maps a node's value array to its label or score."""
+    nodes = []
+    for i in range(t.node_count):
+        if t.children_left[i] == -1:
+            out = leaf(t.value[i])
+            nodes.append({"label": out} if isinstance(out, str) else {"value": out})
+        else:
+            nodes.append(
+                {
+                    "feature": feats[t.feature[i]],
+                    "threshold": float(t.threshold[i]),
+                    "left": int(t.children_left[i]),
+                    "right": int(t.children_right[i]),
+                }
+            )
+    return nodes
+
+
+def _set_defaults(nodes: list[dict], rows: pd.DataFrame) -> None:
+    """Send a missing feature down the side most training rows took at each split."""
+    counts = np.zeros((len(nodes), 2))
+    stack = [(0, np.arange(len(rows)))]
+    while stack:
+        i, idx = stack.pop()
+        n = nodes[i]
+        if "feature" not in n:
+            continue
+        left = rows[n["feature"]].to_numpy(dtype=float)[idx] <= n["threshold"]
+        counts[i] = left.sum(), (~left).sum()
+        stack += [(n["left"], idx[left]), (n["right"], idx[~left])]
+    for i, n in enumerate(nodes):
+        if "feature" in n:
+            n["default"] = "left" if counts[i, 0] >= counts[i, 1] else "right"
+
+
+def _walk_all(nodes: list[dict], df: pd.DataFrame, numeric: bool = False) -> np.ndarray:
+    """Vectorised descent: route index sets through the nodes; leaves give labels (or scores if numeric)."""
+    out = np.zeros(len(df)) if numeric else np.empty(len(df), dtype=object)
+    stack = [(0, np.arange(len(df)))]
+    while stack:
+        i, idx = stack.pop()
+        if not len(idx):
+            continue
+        n = nodes[i]
+        if "feature" not in n:
+            out[idx] = n["value"] if numeric else n["label"]
+            continue
+        values = pd.to_numeric(df[n["feature"]], errors="coerce").to_numpy(dtype=float)[idx]
+        left = values <= n["threshold"]
+        missing = np.isnan(values)
+        left[missing] = n.get("default", "left") == "left"
+        stack.append((n["left"], idx[left]))
+        stack.append((n["right"], idx[~left]))
+    return out if numeric else out.astype(str)
