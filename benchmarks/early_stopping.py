@@ -1,0 +1,143 @@
+"""Benchmark of early stopping by replaying recorded learning curves (the same runs for every method).
+
+Each seed shuffles one dataset's runs into a sequence of trials, as a tuning study would see them. Every method
+decides, epoch by epoch, whether to stop the current trial; a stopped trial keeps its best-validation epoch.
+The study selects the trial with the best kept validation accuracy. Reported per method:
+
+- epochs saved: 1 - epochs trained / epochs of the full runs;
+- regret: test accuracy (points) of the model a full-training study selects minus that of the model this
+  method selects (selection by validation accuracy in both cases).
+
+Methods: full training; patience-5 (restore best); Optuna MedianPruner and HyperbandPruner; tdx.EarlyStopping
+(per run, prefix predictor fitted on the OTHER dataset's runs only); MetaPruner (same predictor); and both.
+
+Run (after benchmarks/search.py has built its pool, or with --corpus pointing to corpus Parquet files):
+    .venv/bin/python benchmarks/early_stopping.py --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import torch
+
+import traindx as tdx
+from traindx.experiments.runner import run_id
+from traindx.search import MetaPruner, PerformancePredictor, load_corpus, sample_candidates
+from traindx.store import RunStore
+
+torch.set_num_threads(1)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+DATASETS = ("mnist", "fashion_mnist")
+CACHE = Path(os.environ.get("TRAINDX_BENCH_STORE", ".traindx-cache/bench_search.duckdb"))
+
+
+def load_pools(corpus: str | None, n_pool: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """The corpus, or the random pool of benchmarks/search.py (not its search trials)."""
+    if corpus:
+        out = {}
+        for ds in DATASETS:
+            runs, curves = load_corpus(ds, corpus)
+            # regret is measured on test accuracy: keep runs whose test set is not shifted away from validation
+            if "shift" in runs:
+                runs = runs[runs["shift"] == "none"].reset_index(drop=True)
+            out[ds] = (runs, curves[curves["run_id"].isin(runs["run_id"])])
+        return out
+    from search import BASE, SPACE
+
+    ids = {
+        run_id(c)
+        for ds in DATASETS
+        for c in sample_candidates(SPACE, n_pool, base={**BASE, "dataset": ds}, seed=12345).to_dict("records")
+    }
+    store = RunStore(CACHE)
+    runs, curves = store.runs(), store.curves()
+    runs = runs[(runs["status"] == "finished") & runs["run_id"].isin(ids)]
+    return {
+        ds: (r := runs[runs["dataset"] == ds].reset_index(drop=True), curves[curves.run_id.isin(r.run_id)])
+        for ds in DATASETS
+    }
+
+
+def replay(method: str, runs: pd.DataFrame, curves: dict, pred, seed: int) -> tuple[int, int, float, float]:
+    """Returns (epochs trained, epochs in full, selected trial's test acc, full-study selection's test acc)."""
+    order = np.random.default_rng(seed).permutation(len(runs))
+    pruner = {
+        "median": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+        "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
+    }.get(method)
+    if method in ("meta_pruner", "es+meta_pruner"):
+        pruner = MetaPruner(pred, n_warmup_steps=2)
+    study = optuna.create_study(direction="maximize", pruner=pruner or optuna.pruners.NopPruner())
+    used = total = 0
+    kept: list[tuple[float, float]] = []  # (kept val acc, its test acc)
+    full: list[tuple[float, float]] = []
+    for i in order:
+        row = runs.iloc[i]
+        val, test = curves[row.run_id]
+        total += len(val)
+        b = int(np.argmax(val))
+        full.append((val[b], test[b]))
+        cfg = {k: row[k] for k in runs.columns if k not in ("run_id",)}
+        es = None
+        if method in ("patience5",):
+            es = tdx.EarlyStopping(patience=5, min_epochs=1)
+        elif method in ("early_stopping", "es+meta_pruner"):
+            es = tdx.EarlyStopping(predictor=pred, config=cfg)
+        trial = study.ask()
+        if isinstance(pruner, MetaPruner):
+            pruner.base = cfg
+        stop = len(val)
+        for e in range(len(val)):
+            trial.report(float(val[e]), e + 1)
+            if es is not None and es.update(e + 1, val_acc=float(val[e])):
+                stop = e + 1
+                break
+            if pruner is not None and trial.should_prune():
+                stop = e + 1
+                break
+        used += stop
+        kb = int(np.argmax(val[:stop]))
+        kept.append((val[kb], test[kb]))
+        if stop < len(val) and es is None:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, float(val[kb]))
+    sel = max(kept, key=lambda t: t[0])
+    ref = max(full, key=lambda t: t[0])
+    return used, total, sel[1], ref[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--corpus", default=None, help="folder with <dataset>_runs/_epochs.parquet")
+    ap.add_argument("--pool", type=int, default=100, help="pool size used by benchmarks/search.py")
+    args = ap.parse_args()
+    pools = load_pools(args.corpus, args.pool)
+    methods = ("full", "patience5", "median", "hyperband", "early_stopping", "meta_pruner", "es+meta_pruner")
+    print(f"runs: {{{', '.join(f'{d}: {len(p[0])}' for d, p in pools.items())}}}")
+    for ds in DATASETS:
+        other = [d for d in DATASETS if d != ds][0]
+        pred = PerformancePredictor(prefix=True, target="best", n_estimators=30).fit(*pools[other])
+        runs, c = pools[ds]
+        c = c.sort_values(["run_id", "epoch"])
+        curves = {
+            rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")
+        }
+        print(f"\n## {ds} (predictor fitted on {other} only), {args.seeds} shuffles")
+        print(f"{'method':16s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
+        for m in methods:
+            res = [replay(m, runs, curves, pred, s) for s in range(args.seeds)]
+            saved = 1 - sum(r[0] for r in res) / sum(r[1] for r in res)
+            regret = [100 * (r[3] - r[2]) for r in res]
+            print(f"{m:16s} {saved:12.1%} {np.mean(regret):16.2f} {np.max(regret):15.2f}")
+
+
+if __name__ == "__main__":
+    main()
