@@ -264,3 +264,42 @@ def test_grad_scaler_overflow_is_not_a_fault():
     mon.close()
     assert scaler.get_scale() < 2.0**16  # the overflow happened and was handled by the scaler
     assert [f.code for f in mon.findings] == []
+
+
+def _epochs(mon, rows):
+    for tl, vl, ta, va in rows:
+        mon.step(tl)
+        mon.epoch_end(train_loss=tl, val_loss=vl, train_acc=ta, val_acc=va)
+    return {f.code for f in mon.findings}
+
+
+def test_overfitting_needs_three_epochs_in_a_row():
+    # a two-epoch bounce of validation loss and accuracy (SGD noise), then a new best: silent
+    bounce = [
+        (1.0, 0.9, 0.7, 0.72),
+        (0.5, 0.40, 0.85, 0.88),
+        (0.4, 0.50, 0.88, 0.84),
+        (0.3, 0.46, 0.9, 0.85),
+        (0.25, 0.38, 0.91, 0.90),
+    ]
+    assert "overfitting" not in _epochs(tdx.Monitor(nn.Linear(2, 2)), bounce)
+    # validation loss 10%+ above its best for three epochs while training loss falls: fires
+    trend = bounce[:2] + [(0.3, 0.46, 0.9, 0.86), (0.2, 0.5, 0.93, 0.86), (0.1, 0.55, 0.96, 0.85)]
+    assert "overfitting" in _epochs(tdx.Monitor(nn.Linear(2, 2)), trend)
+    # an accuracy gap >= 0.15 for two epochs is not enough, for three it is
+    gap = [(1.0, 1.0, 0.7, 0.7), (0.5, 0.6, 0.9, 0.7), (0.4, 0.6, 0.92, 0.72)]
+    assert "overfitting" not in _epochs(tdx.Monitor(nn.Linear(2, 2)), gap)
+    assert "overfitting" in _epochs(tdx.Monitor(nn.Linear(2, 2)), gap + [(0.35, 0.6, 0.95, 0.72)])
+
+
+def test_plateau_separates_a_stuck_loss_from_a_noisy_improving_one():
+    g = torch.Generator().manual_seed(0)
+    stuck = tdx.Monitor(nn.Linear(2, 2), every=1)
+    for _ in range(300):
+        stuck.step(2.3 + 0.01 * float(torch.randn((), generator=g)))
+    assert "plateau" in {f.code for f in stuck.findings}
+    # improves ~2% per 20 steps under step-to-step noise of 15%: not a plateau
+    slow = tdx.Monitor(nn.Linear(2, 2), every=1)
+    for i in range(300):
+        slow.step(2.3 * 0.999**i * (1 + 0.15 * float(torch.randn((), generator=g))))
+    assert "plateau" not in {f.code for f in slow.findings}
