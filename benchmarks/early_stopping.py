@@ -37,6 +37,9 @@ DATASETS = ("mnist", "fashion_mnist")
 CACHE = Path(os.environ.get("TRAINDX_BENCH_STORE", ".traindx-cache/bench_search.duckdb"))
 
 
+METHODS = ("full", "patience5", "median", "hyperband", "early_stopping", "meta_pruner", "es+meta_pruner")
+
+
 def load_pools(corpus: str | None, n_pool: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """The corpus, or the random pool of benchmarks/search.py (not its search trials)."""
     if corpus:
@@ -118,9 +121,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--corpus", default=None, help="folder with <dataset>_runs/_epochs.parquet")
     ap.add_argument("--pool", type=int, default=100, help="pool size used by benchmarks/search.py")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
     args = ap.parse_args()
     pools = load_pools(args.corpus, args.pool)
-    methods = ("full", "patience5", "median", "hyperband", "early_stopping", "meta_pruner", "es+meta_pruner")
+    methods = args.methods.split(",")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        ap.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
     print(f"runs: {{{', '.join(f'{d}: {len(p[0])}' for d, p in pools.items())}}}")
     for ds in DATASETS:
         other = [d for d in DATASETS if d != ds][0]

@@ -134,18 +134,18 @@ def run_one(case: Case, dataset: str, seed: int, n_train: int, epochs: int, batc
     torch.manual_seed(seed)
     n = min(case.n_train or n_train, len(ds.x_train))
     idx = rng.choice(len(ds.x_train), n, replace=False)
-    x = torch.from_numpy(ds.x_train[idx]) * case.input_scale
-    y = torch.from_numpy(ds.y_train[idx]).long()
+    x, y = torch.from_numpy(ds.x_train[idx]), torch.from_numpy(ds.y_train[idx]).long()
     if case.random_labels:
         y = y[torch.randperm(len(y))]
     vidx = rng.choice(len(ds.x_test), min(1000, len(ds.x_test)), replace=False)
-    xv, yv = torch.from_numpy(ds.x_test[vidx]) * case.input_scale, torch.from_numpy(ds.y_test[vidx]).long()
+    xv, yv = torch.from_numpy(ds.x_test[vidx]), torch.from_numpy(ds.y_test[vidx]).long()
     if dataset == "mnist1d":
         # the loader's [0, 1] copy of MNIST-1D sits around 0.5 with little spread, so a ReLU layer's units are
         # on or off for the whole batch (the monitor rightly calls half of them dead); its authors train on
         # centred inputs, and so does a careful user
         mean, std = x.mean(dim=0, keepdim=True), x.std(dim=0, keepdim=True) + 1e-6
         x, xv = (x - mean) / std, (xv - mean) / std
+    x, xv = x * case.input_scale, xv * case.input_scale
     model = build(case, ds.input_shape, ds.n_classes)
     if case.init is not None:
         case.init(model)
@@ -253,7 +253,8 @@ def summarize(results: list[dict], console: Console, title: str) -> dict:
         "baseline_false_alarm_rate": sum(r["baseline"]["alarm"] for r in healthy) / max(len(healthy), 1),
         "median_overhead": statistics.median(r["overhead"] for r in results),
     }
-    summary["recall_ratio_vs_loss_only"] = summary["recall"] / max(summary["baseline_recall"], 1e-9)
+    b = summary["baseline_recall"]
+    summary["recall_ratio_vs_loss_only"] = summary["recall"] / b if b > 0 else None
     console.print(json.dumps(summary, indent=2))
     return summary
 
@@ -290,7 +291,7 @@ def main() -> None:
     datasets = (args.datasets or ("mnist1d,digits" if args.heldout else "mnist,fashion_mnist")).split(",")
     n_train, epochs = (2000, 5) if args.quick else (4000, 10)
     jobs = [(c, d, s) for d in datasets for c in cases for s in range(args.seeds)]
-    console = Console()
+    console = Console(width=None if os.isatty(1) else 160)
     results = [
         run_one(c, d, s, n_train, epochs) for c, d, s in track(jobs, description="trainings", console=console)
     ]

@@ -45,3 +45,16 @@ def test_demo_command_rejects_bad_epochs(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--epochs", "0", "--out", str(tmp_path / "d")])
     assert res.exit_code == 2
     assert "epochs must be at least 1" in res.output
+
+
+def test_demo_cnn_feeds_mdtree_diagnose(tmp_path):
+    result = run_demo(epochs=1, out=tmp_path, console=Console(file=io.StringIO(), width=120), max_train=1024)
+    first, second = result.cnn_files
+    assert first.exists() and first.with_suffix(".json").exists() and second.exists()
+    assert result.mdtree_command.startswith("traindx mdtree diagnose --model ")
+    args = result.mdtree_command.split()[1:] + ["--max-eval", "500", "--steps", "20", "--trace-probes", "10"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "mode connectivity" in res.output.lower() or "connectivity" in res.output
+    for question in ("batch_size", "width_vs_batch", "data_vs_batch"):
+        assert question in res.output

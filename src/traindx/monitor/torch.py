@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -48,7 +47,6 @@ class Capture:
     dead: list = field(default_factory=list)  # (dead-unit fraction tensor, n units)
     saturated: list = field(default_factory=list)  # (saturated fraction tensor, n outputs)
     input_rms: list = field(default_factory=list)
-    seconds: float = 0.0
 
 
 class TorchProbe:
@@ -106,33 +104,27 @@ class TorchProbe:
 
     # The hooks never raise into the user's forward pass: a failed reduction is simply not recorded.
     def _on_input(self, _module, args) -> None:
-        t0 = time.perf_counter()
         try:
             x = args[0] if args else None
             if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
                 self.capture.input_rms.append(activations.input_rms(x))
         except Exception:  # noqa: BLE001
             pass
-        self.capture.seconds += time.perf_counter() - t0
 
     def _on_relu(self, _module, _inputs, out) -> None:
-        t0 = time.perf_counter()
         try:
             if isinstance(out, torch.Tensor) and out.dim() >= 2 and out.shape[0] > 1:
                 self.capture.dead.append((activations.dead_fraction(out), out.shape[1]))
         except Exception:  # noqa: BLE001
             pass
-        self.capture.seconds += time.perf_counter() - t0
 
     def _saturation_hook(self, kind: str):
         def hook(_module, _inputs, out) -> None:
-            t0 = time.perf_counter()
             try:
                 if isinstance(out, torch.Tensor) and out.numel():
                     self.capture.saturated.append((activations.saturated_fraction(out, kind), out.numel()))
             except Exception:  # noqa: BLE001
                 pass
-            self.capture.seconds += time.perf_counter() - t0
 
         return hook
 

@@ -7,7 +7,10 @@ The demo runs in steps, each a small function, so later parts of traindx can add
 2. :func:`train_run` — a healthy MLP trained for a few epochs with the monitor and its live view on;
 3. the same with a learning rate far too high (SGD at 100x a sane rate), stopped by ``stop_on`` when
    the monitor sees the run break, so a finding fires next to a clean run;
-4. each run's signal record written to the output folder (``Monitor.save``), ready for the run store.
+4. each run's signal record written to the output folder (``Monitor.save``), ready for the run store;
+5. :func:`train_cnn_pair` — two seeds of a small CNN saved in the model-file convention
+   (:mod:`traindx.landscape.modelfile`), with the ``traindx mdtree diagnose`` command that reads their loss
+   landscape.
 
 Everything runs on one CPU thread in well under a minute.
 
@@ -69,11 +72,13 @@ class RunResult:
 
 @dataclass
 class DemoResult:
-    """The demo's outcome: the data used and each run's result, in order."""
+    """The demo's outcome: the data used, each run's result in order, and the saved CNN files."""
 
     data: str
     runs: list[RunResult] = field(default_factory=list)
     out: Path | None = None
+    cnn_files: list[Path] = field(default_factory=list)
+    mdtree_command: str | None = None
 
 
 def load_demo_data(max_train: int = MAX_TRAIN, max_val: int = MAX_VAL, seed: int = 0) -> DemoData:
@@ -202,6 +207,53 @@ def train_run(
     )
 
 
+#: the landscape step's CNN: 8 channels keep two seeds' training to a few seconds on one CPU thread
+CNN_ARCH = {"model": "cnn_small", "width": 8, "depth": 2, "activation": "relu"}
+
+
+def train_cnn_pair(data: DemoData, out: Path, epochs: int = 1, seeds: tuple[int, ...] = (0, 1)) -> list[Path]:
+    """Train a small CNN once per seed and save each as ``cnn_seed<N>.pt`` + ``.json``; return the .pt paths.
+
+    Two seeds let ``traindx mdtree diagnose`` measure mode connectivity and CKA between them.
+
+    Example:
+        >>> import tempfile
+        >>> paths = train_cnn_pair(load_demo_data(max_train=256, max_val=64), Path(tempfile.mkdtemp()))
+        >>> [p.name for p in paths]
+        ['cnn_seed0.pt', 'cnn_seed1.pt']
+    """
+    import torch
+
+    from traindx.experiments.models import build_model
+    from traindx.landscape.modelfile import save_model
+
+    arch = {**CNN_ARCH, "input_shape": list(data.x_train.shape[1:]), "n_classes": data.n_classes}
+    loss_fn = torch.nn.CrossEntropyLoss()
+    paths = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = build_model(
+            arch["model"],
+            tuple(arch["input_shape"]),
+            arch["n_classes"],
+            width=arch["width"],
+            depth=arch["depth"],
+            activation=arch["activation"],
+        )
+        optimizer = torch.optim.SGD(model.parameters(), lr=HEALTHY_LR, momentum=0.9)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            order = torch.randperm(len(data.x_train), generator=gen)
+            for i in range(0, len(order), BATCH_SIZE):
+                idx = order[i : i + BATCH_SIZE]
+                optimizer.zero_grad()
+                loss_fn(model(data.x_train[idx]), data.y_train[idx]).backward()
+                optimizer.step()
+        pt, _ = save_model(model.eval(), arch, out / f"cnn_seed{seed}.pt")
+        paths.append(pt)
+    return paths
+
+
 def _rule(console: Console, title: str) -> None:
     from traindx.monitor.view import supports_emoji
 
@@ -287,6 +339,24 @@ def run_demo(
             highlight=False,
             soft_wrap=True,
         )
-    if out_dir is not None:
-        console.print(f"signal records written to {out_dir}/", markup=False, highlight=False)
+    if out_dir is None:
+        return result
+    console.print(f"signal records written to {out_dir}/", markup=False, highlight=False)
+
+    # step 5: a small CNN, two seeds, saved for the loss-landscape diagnosis
+    _rule(console, "loss landscape")
+    with console.status("training a small CNN, two seeds, for the MD tree diagnosis..."):
+        result.cnn_files = train_cnn_pair(data, out_dir, epochs=1)
+    first, second = result.cnn_files
+    result.mdtree_command = (
+        f"traindx mdtree diagnose --model {first} --arch {first.with_suffix('.json')} "
+        f"--model2 {second} --data {data.name}"
+    )
+    console.print(
+        f"saved {first.name} and {second.name} (+ .json architectures); ask the MD tree which knob to turn:",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"  {result.mdtree_command}", markup=False, highlight=False, soft_wrap=True)
     return result
