@@ -93,7 +93,10 @@ class MetaPruner(CurvePruner):
             if t.number in self._errors or t.number not in self._configs:
                 continue
             curve = self.curve(t)
-            if len(curve) == 0 or np.isnan(curve).any():
+            planned = self._configs[t.number].get("epochs")
+            # a trial that stopped before its planned epochs (another controller ended it) did not show
+            # where it would have ended, so its best so far is no target to learn the bias from
+            if len(curve) == 0 or np.isnan(curve).any() or (planned is not None and len(curve) < planned):
                 continue
             target = curve.max() if self.predictor.target == "best" else curve[-1]
             k = len(curve)
