@@ -108,3 +108,36 @@ def test_meta_pruner_bad_input():
     with pytest.raises(InputError, match="runs and curves"):
         MetaPruner()
     assert isinstance(pd.DataFrame(), pd.DataFrame)
+
+
+def test_meta_pruner_learns_its_bias_from_completed_trials_only():
+    runs, curves = synthetic_corpus(200)
+    pred = PerformancePredictor(prefix=True, n_estimators=20, landmarkers=False).fit(runs, curves)
+    base = {**BASE, "model": "mlp_large", "optimizer": "adam", "batch_size": 64}
+    pruner = MetaPruner(pred, base=base, prior=0.0)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    # this "task" ends far lower than the corpus's runs do from the same start: the predictor is too optimistic
+    flat = np.full(8, 0.3)
+
+    def objective(trial):
+        trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        n = 4 if trial.number == 2 else 8  # trial 2 is cut short: no target to learn from
+        for epoch, acc in enumerate(flat[:n], start=1):
+            trial.report(float(acc), epoch)
+            trial.should_prune()
+        return float(flat[:n].max())
+
+    for _ in range(4):
+        study.enqueue_trial({"lr": 3e-3})
+    study.optimize(objective, n_trials=4)
+    pruner._learn(study)
+    assert sorted(pruner._errors) == [0, 1, 3]  # the short trial 2 is left out
+    raw = pred.predict_prefix(pd.DataFrame([{**base, "lr": 3e-3}]), [flat[:2]])[0]
+    assert pruner.bias(2) == pytest.approx(raw - 0.3, abs=1e-9)
+    assert pruner.bias(2) > 0
+    uncalibrated = MetaPruner(pred, base=base, calibrate=False)
+    assert uncalibrated.bias(2) == 0.0
+    cfg = {**base, "lr": 3e-3}
+    assert pruner.probability_to_beat(cfg, flat[:2], 0.5) < uncalibrated.probability_to_beat(
+        cfg, flat[:2], 0.5
+    )
