@@ -34,6 +34,9 @@ def require(module: str, extra: str):
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
+        if getattr(exc, "name", None) not in (None, module, module.split(".")[0]):
+            # installed, but something it imports is missing (e.g. Keras without its chosen backend)
+            raise MissingDependencyError(f"{module!r} is installed but failed to import: {exc}") from exc
         raise MissingDependencyError(
             f"{module!r} is required for this feature; install it with: pip install 'traindx[{extra}]'"
         ) from exc

@@ -3,7 +3,8 @@
 With ``KERAS_BACKEND=torch`` a Keras model is a ``torch.nn.Module`` whose weights are torch parameters and
 whose train step leaves their gradients in place after the optimizer update, so the same
 :class:`~traindx.monitor.Monitor` that watches a PyTorch loop watches a Keras fit. Set the backend before
-Keras is first imported (``os.environ["KERAS_BACKEND"] = "torch"``); other backends raise a clear error.
+Keras is first imported (``os.environ["KERAS_BACKEND"] = "torch"``; importing this module before Keras does it
+when no backend is chosen); other backends raise a clear error.
 
 Keras' per-batch ``logs["loss"]`` is the running mean over the epoch so far, not the batch loss, so loss-spike
 detection sees a smoothed signal here; gradient, weight and update indicators are unaffected. The Keras
@@ -22,11 +23,16 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from traindx.errors import InputError, require
 
+if "keras" not in sys.modules:
+    # the callback needs the torch backend; choose it when Keras is not loaded yet and no backend is chosen
+    os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = require("keras", "keras")
 
 #: metric name -> keys tried in order in Keras' epoch ``logs`` (first present wins)
