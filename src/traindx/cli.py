@@ -141,6 +141,12 @@ def diagnose(
     at_epoch: int = typer.Option(None, "--at-epoch", help="Diagnose each run as it stood at this epoch."),
     json_out: Path = typer.Option(None, "--json", help="Also write the diagnosis to this JSON file."),
     csv_out: Path = typer.Option(None, "--csv", help="Also write the diagnosis to this CSV file."),
+    html_out: Path = typer.Option(
+        None,
+        "--html",
+        help="Also write an HTML page of each run's curves with its calls (flagged runs first).",
+    ),
+    max_runs: int = typer.Option(30, help="Most runs drawn on the --html page."),
 ) -> None:
     """Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why."""
     from rich.console import Console
@@ -172,6 +178,14 @@ def diagnose(
     if csv_out is not None:
         result.to_csv(csv_out)
         typer.echo(f"wrote {csv_out}")
+    if html_out is not None:
+        from traindx.report.html import curves_report
+
+        try:
+            curves_report(curves, html_out, diagnosis=result, max_runs=max_runs, title=f"traindx: {path}")
+        except InputError as exc:
+            _fail(str(exc))
+        typer.echo(f"wrote {html_out}")
 
 
 def _diagnosis_tables(result):
