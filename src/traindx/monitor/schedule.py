@@ -82,7 +82,8 @@ class Schedule:
         self._after_sample = sampled
         self._monitor_time += monitor_s + excess
         self._train_time += train_s - excess
-        self._cycle += monitor_s + excess if touched else 0.0
+        if touched:
+            self._cycle += monitor_s + excess
         if not sampled or self.every is not None:
             return
         self.samples += 1

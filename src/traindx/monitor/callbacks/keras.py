@@ -22,13 +22,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from traindx.errors import InputError, require
+from traindx.monitor.callbacks.base import finish, pick_metrics
 
 if "keras" not in sys.modules:
     # the callback needs the torch backend; choose it when Keras is not loaded yet and no backend is chosen
@@ -54,21 +54,6 @@ LOG_KEYS: dict[str, tuple[str, ...]] = {
         "val_binary_accuracy",
     ),
 }
-
-
-def _float_logs(logs: Mapping[str, Any] | None) -> dict[str, float]:
-    picked: dict[str, float] = {}
-    for name, candidates in LOG_KEYS.items():
-        for key in candidates:
-            if logs and key in logs:
-                try:
-                    value = float(logs[key])
-                except (TypeError, ValueError):
-                    break
-                if math.isfinite(value) or name.endswith("loss"):
-                    picked[name] = value
-                break
-    return picked
 
 
 def check_torch_backend() -> None:
@@ -139,7 +124,7 @@ class TraindxKerasCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         if self.monitor is None:
             return
-        self.monitor.epoch_end(**_float_logs(logs))
+        self.monitor.epoch_end(**pick_metrics(logs, LOG_KEYS))
         self._maybe_stop()
 
     def _maybe_stop(self) -> None:
@@ -149,6 +134,4 @@ class TraindxKerasCallback(keras.callbacks.Callback):
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.monitor is None:
             return
-        self.monitor.close()
-        if self.save_to is not None:
-            self.monitor.save(self.save_to)
+        finish(self.monitor, self.save_to)

@@ -20,11 +20,11 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from traindx.errors import require
+from traindx.monitor.callbacks import base
 
 pl = require("lightning.pytorch", "lightning")
 
@@ -48,24 +48,13 @@ METRIC_KEYS: dict[str, tuple[str, ...]] = {
 def pick_metrics(
     logged: Mapping[str, Any], keys: Mapping[str, Iterable[str]] = METRIC_KEYS
 ) -> dict[str, float]:
-    """Epoch metrics for ``Monitor.epoch_end`` from logged values under common names (finite floats only).
+    """Epoch metrics for ``Monitor.epoch_end`` from Lightning's logged values under common names.
 
     Example:
         >>> pick_metrics({"val_loss": 0.5, "train_loss_epoch": 0.4, "lr": 0.1})
         {'train_loss': 0.4, 'val_loss': 0.5}
     """
-    picked: dict[str, float] = {}
-    for name, candidates in keys.items():
-        for key in candidates:
-            if key in logged:
-                try:
-                    value = float(logged[key])
-                except (TypeError, ValueError):
-                    continue
-                if math.isfinite(value) or name.endswith("loss"):
-                    picked[name] = value
-                break
-    return picked
+    return base.pick_metrics(logged, keys)
 
 
 def _batch_loss(outputs: Any) -> Any:
@@ -142,9 +131,7 @@ class TraindxCallback(pl.Callback):
     def _close(self) -> None:
         if self.monitor is not None and not self._closed:
             self._closed = True
-            self.monitor.close()
-            if self.save_to is not None:
-                self.monitor.save(self.save_to)
+            base.finish(self.monitor, self.save_to)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         self._close()
