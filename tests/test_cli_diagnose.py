@@ -14,10 +14,6 @@ import traindx.diagnose.default as default
 from traindx.cli import app
 from traindx.curves import checkpoint_rule_labels
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(tdx.store, "load_runs"), reason="the CLI reads files through traindx.store.load_runs"
-)
-
 
 def _curves(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)

@@ -25,7 +25,10 @@ def test_mnist_loads_and_verifies(mnist_dir):
     assert ds.n_classes == 10 and ds.input_shape == (1, 28, 28)
 
 
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Debian dataset-fashion-mnist files not installed")
+@pytest.mark.skipif(
+    not FASHION_DIR.is_dir(),
+    reason="needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist; the CI script installs it)",
+)
 def test_fashion_mnist_from_debian_folder():
     ds = load("fashion_mnist", root=FASHION_DIR)
     assert ds.x_train.shape == (60000, 1, 28, 28)

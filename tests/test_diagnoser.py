@@ -10,7 +10,6 @@ from sklearn.metrics import f1_score
 
 import traindx as tdx
 from traindx.curves import checkpoint_rule_labels, future_labels, rule_labels
-from traindx.diagnose.default import corpus_dir
 from traindx.errors import InputError
 
 
@@ -109,9 +108,6 @@ def test_diagnose_output_contract(data):
     assert (early["epoch"] == 2).all() and early["underfitting"].sum() > out["underfitting"].sum()
 
 
-@pytest.mark.skipif(
-    not (corpus_dir() / "mnist_runs.parquet").exists(), reason="shipped corpus not built in this checkout"
-)
 def test_default_model_from_shipped_corpus(data):
     _, _, test = data
     out = tdx.diagnose(test)
