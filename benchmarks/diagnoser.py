@@ -31,6 +31,7 @@ from traindx.curves import (
 )
 from traindx.diagnose import CurveDiagnoser
 from traindx.diagnose.default import fit_default, load_corpus
+from traindx.experiments.runner import DEFAULTS
 
 STUDY_CHECKPOINTS = (1, 5, 6, 11, 16, 21, 26)
 
@@ -114,8 +115,9 @@ def main() -> None:
         print(f"  rows {len(y)}; positives per label {y.sum().to_dict()}")
         for model in ("rf", "xgboost", "logreg", "ensemble"):
             make = partial(
-                CurveDiagnoser, model=model, feature_set="study", n_estimators=args.trees, calibration=calib
-            )
+                CurveDiagnoser, model=model, feature_set="study", n_estimators=args.trees, calibration=calib,
+                class_weight=None,
+            )  # fmt: skip
             show(model, scores(y, oof(curves, y, by_run, make, args.folds, x_checkpoints)))
 
     if "b" in args.only:
@@ -125,8 +127,12 @@ def main() -> None:
             make = lambda m=model: CurveDiagnoser(model=m, n_estimators=args.trees, calibration=calib)  # noqa: E731
             show(model, scores(y, oof(curves, y, by_run, make, args.folds, x_checkpoints)))
 
-    def early(curves_fit, curves_eval, k, cross=False):
-        """Final-epoch labels from the epoch-k prefix: model scores and persistence scores."""
+    def early(curves_fit, curves_eval, k, cross=False, also=None):
+        """Final-epoch labels from the epoch-k prefix: model scores and persistence scores.
+
+        ``also``: (curves, config key per run) of another corpus added to every training fold, less the runs
+        whose configuration is in the test fold (the default model's design: it is fitted on both corpora).
+        """
         y_eval = future_labels(curves_eval)
         persist = rule_labels(curves_eval, at_epoch=k).add_prefix("final_")
         if cross:
@@ -134,6 +140,23 @@ def main() -> None:
                 curves_fit, future_labels(curves_fit)
             )
             pred = diag.predict(curves_eval)
+        elif also is not None:
+            other_curves, other_key = also
+            own_key = config_key(curves_eval)
+            y_other = future_labels(other_curves)
+            parts = []
+            ids = y_eval.index.to_numpy()
+            for tr, te in GroupKFold(n_splits=args.folds).split(ids, groups=own_key.reindex(ids)):
+                held = set(own_key.reindex(ids[te]))
+                extra = other_key.index[~other_key.isin(held)]
+                fit_c = pd.concat([curves_eval[curves_eval["run_id"].isin(ids[tr])],
+                                   other_curves[other_curves["run_id"].isin(extra)]])  # fmt: skip
+                y_fit = pd.concat([y_eval.loc[ids[tr]], y_other.loc[y_other.index.isin(extra)]])
+                diag = CurveDiagnoser(at_epoch=k, n_estimators=args.trees, calibration=calib).fit(
+                    fit_c, y_fit
+                )
+                parts.append(diag.predict(curves_eval[curves_eval["run_id"].isin(ids[te])]))
+            pred = pd.concat(parts).loc[y_eval.index]
         else:
             y = y_eval.copy()
             y.index = pd.MultiIndex.from_arrays([y.index, np.full(len(y), k)], names=["run_id", "checkpoint"])
@@ -141,6 +164,16 @@ def main() -> None:
             pred = oof(curves_eval, y, groups, rf(), args.folds, lambda c, d: featurize_checkpoints(c, [k]))
             pred.index = pred.index.get_level_values(0)
         return scores(y_eval, pred), scores(y_eval, persist)
+
+    all_runs = pd.concat([corpora[n][0] for n in corpora], ignore_index=True)
+    # a run's configuration without its dataset: the same config trained on the other dataset shares it
+    cfg_cols = [c for c in DEFAULTS if c in all_runs.columns and c != "dataset"]
+    key_of = pd.Series(
+        all_runs[cfg_cols].astype(str).agg("|".join, axis=1).to_numpy(), index=all_runs["run_id"]
+    )
+
+    def config_key(c: pd.DataFrame) -> pd.Series:
+        return key_of.reindex(pd.unique(c["run_id"]))
 
     if "c" in args.only:
         print("\n(c) early diagnosis: final-epoch rule labels from a prefix, GroupKFold (MNIST)")
@@ -153,6 +186,13 @@ def main() -> None:
             for lbl in ("final_underfitting", "final_overfitting", "final_dataset_shift"):
                 if lbl in model:
                     print(f"      {lbl:22s} model {model[lbl]} | persistence {persist.get(lbl, '-')}")
+        f_curves = corpora["fashion_mnist"][1]
+        for k in (1, 2, 5, 11):
+            model, _ = early(None, curves, k, also=(f_curves, config_key(f_curves)))
+            print(f"  prefix {k:2d}, default design (Fashion-MNIST runs of other configs added to each training "
+                  f"fold): macro-F1 {model['macro_f1']:.3f}")  # fmt: skip
+            for lbl in ("final_underfitting", "final_overfitting", "final_dataset_shift"):
+                print(f"      {lbl:22s} {model[lbl]}")
         lead_time(curves, by_run, args, calib)
 
     if "d" in args.only:

@@ -122,3 +122,42 @@ def test_labels_needing_an_unlogged_metric_are_not_judged(data):
     assert out["p_dataset_shift"].isna().all() and not out["dataset_shift"].any()
     assert out["advice"].str.contains("test_acc is missing").all()
     assert out["p_overfitting"].notna().all() and out["overfitting"].sum() >= 5
+
+
+def test_run_context_separates_runs_whose_first_epochs_look_alike():
+    """Same two-epoch curves, different train-set sizes: only the small ones go on to overfit."""
+    rng = np.random.default_rng(3)
+    rows, runs = [], []
+    for i in range(120):
+        small = i % 2 == 0
+        for e in range(1, 13):
+            v = 0.6 + 0.035 * min(e, 4) + rng.normal(0, 0.005)
+            t = v + 0.01 + (0.04 * max(0, e - 2) if small else 0.0) + rng.normal(0, 0.005)
+            rows.append((f"r{i}", e, min(t, 1.0), v))
+        runs.append((f"r{i}", 200 if small else 20_000, 32, 12))
+    curves = pd.DataFrame(rows, columns=["run_id", "epoch", "train_acc", "val_acc"])
+    table = pd.DataFrame(runs, columns=["run_id", "n_train", "batch_size", "epochs"])
+    y = future_labels(curves)
+    assert y["final_overfitting"].mean() == pytest.approx(0.5)
+    fit_ids, test_ids = [f"r{i}" for i in range(80)], [f"r{i}" for i in range(80, 120)]
+    with_ctx = tdx.curves.add_context(curves, table)
+    truth = y.loc[test_ids, "final_overfitting"]
+
+    def f1(train_curves, **kw):
+        diag = tdx.CurveDiagnoser(at_epoch=2, n_estimators=50).fit(
+            train_curves[train_curves["run_id"].isin(fit_ids)], y.loc[fit_ids]
+        )
+        out = tdx.diagnose(curves[curves["run_id"].isin(test_ids)], at_epoch=2, model=diag, **kw)
+        return f1_score(truth, out.loc[test_ids, "final_overfitting"])
+
+    assert f1(with_ctx, runs=table) >= 0.95  # diagnose reads the context from the run table
+    assert f1(curves) <= 0.75  # without it the two kinds are indistinguishable at epoch 2
+
+
+def test_class_weight_is_checked(data):
+    train, y, _ = data
+    with pytest.raises(InputError, match="class_weight"):
+        tdx.CurveDiagnoser(class_weight="auto").fit(train, y)
+    unweighted = tdx.CurveDiagnoser(class_weight=None, n_estimators=20).fit(train, y)
+    rf = unweighted.estimators_["overfitting"].estimator[-1]
+    assert rf.class_weight is None

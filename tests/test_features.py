@@ -115,3 +115,27 @@ def test_bad_epoch_argument():
         featurize(c, at_epoch=0)
     with pytest.raises(InputError, match="feature_set"):
         featurize(c, feature_set="everything")
+
+
+def test_run_context_features_from_the_run_table():
+    c = pd.DataFrame({"run_id": ["a", "a", "b"], "epoch": [1, 2, 1], "val_acc": [0.5, 0.6, 0.4]})
+    X = featurize(c)
+    assert X[["log_train_size", "log_steps_per_epoch", "max_epochs"]].isna().all().all()
+    runs = pd.DataFrame(
+        {"run_id": ["a", "b"], "n_train": [1000, 0], "batch_size": [64, 32], "epochs": [20, 5]}
+    )
+    X = featurize(tdx.curves.add_context(c, runs))
+    assert X.loc["a", "log_train_size"] == pytest.approx(3.0)
+    assert X.loc["a", "log_steps_per_epoch"] == pytest.approx(np.log10(16))  # ceil(1000 / 64)
+    assert X.loc["a", "max_epochs"] == 20
+    # a train size of 0 is no size: unknown, not log(0)
+    assert np.isnan(X.loc["b", "log_train_size"]) and X.loc["b", "max_epochs"] == 5
+    # a context column the curves already carry wins over the run table
+    own = c.assign(max_epochs=30)
+    assert (featurize(tdx.curves.add_context(own, runs))["max_epochs"] == 30).all()
+
+
+def test_bad_run_context_names_the_column():
+    c = pd.DataFrame({"run_id": ["a"], "epoch": [1], "val_acc": [0.5], "batch_size": [-4]})
+    with pytest.raises(InputError, match="run-context column 'batch_size'"):
+        featurize(c)

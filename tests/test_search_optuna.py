@@ -141,3 +141,22 @@ def test_meta_pruner_learns_its_bias_from_completed_trials_only():
     assert pruner.probability_to_beat(cfg, flat[:2], 0.5) < uncalibrated.probability_to_beat(
         cfg, flat[:2], 0.5
     )
+
+
+def test_meta_pruner_spread_moves_from_the_model_to_the_errors_made():
+    runs, curves = synthetic_corpus(60)
+    pred = PerformancePredictor(prefix=True, n_estimators=10, landmarkers=False).fit(runs, curves)
+    pruner = MetaPruner(pred, prior=2.0)
+    # no completed trial: the model's own std and no bias
+    assert pruner.error(3, 0.05) == (0.0, pytest.approx(0.05))
+    # four trials erred by exactly +0.1 from a 3-epoch prefix: bias shrinks towards 0, spread towards 0.05
+    pruner._errors = {i: np.array([0.2, 0.1, 0.1]) for i in range(4)}
+    bias, std = pruner.error(3, 0.05)
+    assert bias == pytest.approx(0.4 / 6)
+    expected = np.sqrt((4 * (0.1 - 0.4 / 6) ** 2 + 2 * 0.05**2) / 6)
+    assert std == pytest.approx(expected)
+    assert std < 0.05  # the task's errors agree with each other more than the forest's trees do
+    # many such trials: the learnt bias approaches the error and the spread their (zero) scatter
+    pruner._errors = {i: np.array([0.1, 0.1, 0.1]) for i in range(200)}
+    bias, std = pruner.error(3, 0.05)
+    assert bias == pytest.approx(0.1, abs=0.002) and std < 0.01

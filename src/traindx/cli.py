@@ -160,9 +160,9 @@ def diagnose(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                       transient=True) as progress:  # fmt: skip
             progress.add_task(f"loading {path}", total=None)
-            _runs, curves = tdx.load_runs(path)
+            runs, curves = tdx.load_runs(path)
             progress.add_task("fitting the default diagnoser (first use) and diagnosing", total=None)
-            result = tdx.diagnose(curves, at_epoch=at_epoch)
+            result = tdx.diagnose(curves, at_epoch=at_epoch, runs=runs)
     except InputError as exc:
         _fail(str(exc))
     except (OSError, ValueError) as exc:  # unreadable or malformed file: say which and what was expected

@@ -23,6 +23,7 @@ from traindx.curves.labels import (
 
 __all__ = [
     "RULE_LABELS",
+    "add_context",
     "STUDY_FEATURES",
     "cause_labels",
     "checkpoint_rule_labels",
@@ -36,7 +37,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # the schema module loads on first use so featurization works without its optional imports
-    if name in ("validate_curves", "METRIC_COLUMNS", "SIZE_COLUMNS"):
+    if name in ("validate_curves", "add_context", "METRIC_COLUMNS", "SIZE_COLUMNS", "CONTEXT_COLUMNS"):
         from traindx.curves import schema
 
         return getattr(schema, name)

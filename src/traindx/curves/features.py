@@ -4,8 +4,9 @@ The study's compact features (train/val/test accuracy, train-val gap, epoch, and
 midpoint, end, growth and standard deviation) are kept under their own names so the original setup can be
 reproduced (``feature_set="study"``). The full set adds shape features that read the *direction* of a run:
 least-squares slopes over the last 3 and 5 epochs, curvature (mean second difference), best-so-far and epochs
-since the best, loss features when losses exist, the trend of the train-val divergence, and the val-test gap
-in standard errors when set sizes are known.
+since the best, loss features when losses exist, the trend of the train-val divergence, the val-test gap
+in standard errors when set sizes are known, and the run context when the table carries it (training-set size,
+steps per epoch, planned epochs: :data:`traindx.curves.schema.CONTEXT_COLUMNS`).
 
 Everything is vectorised: the tidy table is pivoted once per metric to a (runs x epochs) array.
 
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from traindx.curves.schema import validate_curves
+from traindx.curves.schema import CONTEXT_COLUMNS, validate_curves
 from traindx.errors import InputError
 
 ACC_METRICS = ("train_acc", "val_acc", "test_acc")
@@ -210,6 +211,13 @@ def featurize(
         f["val_test_gap_mean"] = np.nanmean(_masked(vt, end), axis=1)
     f["test_val_loss_gap"] = f["test_loss"] - f["val_loss"]
     f["val_test_z"] = _z(curves, runs, f["val_acc"], f["test_acc"])
+
+    # run context: the same two-epoch curve means little progress for a 100-step epoch and much for a 2-step one
+    ctx = curves.reindex(columns=["run_id", *CONTEXT_COLUMNS]).groupby("run_id").last().reindex(runs)
+    ctx = ctx.apply(pd.to_numeric, errors="coerce").astype(float).where(lambda v: v > 0)
+    f["log_train_size"] = np.log10(ctx["train_size"].to_numpy())
+    f["log_steps_per_epoch"] = np.log10(np.ceil(ctx["train_size"] / ctx["batch_size"]).to_numpy())
+    f["max_epochs"] = ctx["max_epochs"].to_numpy()
     return pd.DataFrame(f, index=runs)
 
 

@@ -1,8 +1,8 @@
 """The tidy curve table and the run table: their columns and validation.
 
 A curve table has one row per (run, epoch): ``run_id`` (str), ``epoch`` (int, 1-based), any of
-:data:`METRIC_COLUMNS` (float; accuracies in [0, 1]), optional set sizes :data:`SIZE_COLUMNS` (int) and any extra
-columns, which are carried unchanged. Run-level facts (configuration, dataset, known conditions) live in a
+:data:`METRIC_COLUMNS` (float; accuracies in [0, 1]), optional set sizes :data:`SIZE_COLUMNS` (int), optional run
+context :data:`CONTEXT_COLUMNS` (int) and any extra columns, which are carried unchanged. Run-level facts (configuration, dataset, known conditions) live in a
 separate run table keyed by ``run_id``. Every importer produces these two tables and every meta-model reads them.
 
 Example:
@@ -27,6 +27,16 @@ ACC_COLUMNS = ("train_acc", "val_acc", "test_acc")
 LOSS_COLUMNS = ("train_loss", "val_loss", "test_loss")
 METRIC_COLUMNS = ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss")
 SIZE_COLUMNS = ("n_train", "n_val", "n_test")
+# Run context a curve cannot show: examples per epoch, batch size and the planned number of epochs. Where a run is
+# heading after two epochs depends on how many steps it has taken and will take (benchmarks/RESULTS.md,
+# diagnoser (c)). Optional like the set sizes; :func:`add_context` fills them from a run table.
+CONTEXT_COLUMNS = ("train_size", "batch_size", "max_epochs")
+# run-table columns each context column is read from, first found wins
+CONTEXT_SOURCES = {
+    "train_size": ("train_size", "n_train"),
+    "batch_size": ("batch_size",),
+    "max_epochs": ("max_epochs", "epochs", "num_epochs"),
+}
 KEY_COLUMNS = ("run_id", "epoch")
 
 _EXAMPLES = 3  # how many offending rows an error message quotes
@@ -164,19 +174,54 @@ def validate_curves(curves: pd.DataFrame, *, allow_gaps: bool = False, percent: 
             "predictions; check that this column really holds an accuracy"
         )
 
-    df = df.drop(columns=[c for c in SIZE_COLUMNS if c in df.columns and df[c].isna().all()])
-    for col in (c for c in SIZE_COLUMNS if c in df.columns):
-        size = _numeric(df, col, "set-size")
+    counts = SIZE_COLUMNS + CONTEXT_COLUMNS
+    df = df.drop(columns=[c for c in counts if c in df.columns and df[c].isna().all()])
+    for col in (c for c in counts if c in df.columns):
+        what = "set-size" if col in SIZE_COLUMNS else "run-context"
+        size = _numeric(df, col, what)
         known = size.dropna()
         if (known < 0).any() or (known != np.round(known)).any():
-            raise InputError(
-                f"set-size column {col!r} must hold non-negative whole numbers (counts of examples)"
-            )
+            raise InputError(f"{what} column {col!r} must hold non-negative whole numbers (counts)")
         df[col] = size.astype("int64") if size.notna().all() else size.astype("Int64")
 
-    order = ["run_id", "epoch", *present, *(c for c in SIZE_COLUMNS if c in df.columns)]
+    order = ["run_id", "epoch", *present, *(c for c in counts if c in df.columns)]
     df = df[order + [c for c in df.columns if c not in order]]
     return df.sort_values(["run_id", "epoch"], kind="stable").reset_index(drop=True)
+
+
+def add_context(curves: pd.DataFrame, runs: pd.DataFrame | None) -> pd.DataFrame:
+    """Copy of ``curves`` with the run context columns (:data:`CONTEXT_COLUMNS`) filled from the run table.
+
+    Each column is read from the first of :data:`CONTEXT_SOURCES` the run table has (e.g. ``max_epochs`` from
+    ``epochs``); a column the curves already carry, or a value that is not a positive number, is left as is.
+
+    Example:
+        >>> import pandas as pd
+        >>> c = pd.DataFrame({"run_id": ["a", "a"], "epoch": [1, 2], "val_acc": [0.5, 0.6]})
+        >>> r = pd.DataFrame({"run_id": ["a"], "n_train": [1000], "batch_size": [64], "epochs": [20]})
+        >>> add_context(c, r)[["train_size", "batch_size", "max_epochs"]].iloc[0].tolist()
+        [1000.0, 64.0, 20.0]
+    """
+    out = curves.copy()
+    if runs is None or "run_id" not in getattr(runs, "columns", ()):
+        return out
+    r = (
+        runs.assign(run_id=runs["run_id"].astype(str))
+        .drop_duplicates("run_id", keep="last")
+        .set_index("run_id")
+    )
+    key = out["run_id"].astype(str)
+    for col, sources in CONTEXT_SOURCES.items():
+        if col in out.columns:
+            continue
+        src = next((s for s in sources if s in r.columns), None)
+        if src is None:
+            continue
+        values = pd.to_numeric(r[src], errors="coerce")
+        values = values.where(values > 0)
+        if values.notna().any():
+            out[col] = key.map(values).astype(float)
+    return out
 
 
 def validate_runs(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from traindx.curves.schema import add_context
 from traindx.diagnose.advice import advice_for
 from traindx.diagnose.curve_diagnoser import CurveDiagnoser
 
@@ -74,6 +75,7 @@ def diagnose(
     at_epoch: int | None = None,
     model: CurveDiagnoser | None = None,
     threshold: float = 0.5,
+    runs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Diagnose every run in a tidy curve table.
 
@@ -82,7 +84,9 @@ def diagnose(
     the likely applied condition), ``p_<label>`` probabilities, ``advice`` and ``drivers`` (the features that
     drove the raised calls, with their effect on the probability). A label whose metrics a run does not log
     (e.g. ``dataset_shift`` without ``test_acc``) gets probability NaN and call False. ``model`` defaults to the diagnoser fitted
-    from the shipped corpus (:func:`traindx.diagnose.default.default_diagnoser`).
+    from the shipped corpus (:func:`traindx.diagnose.default.default_diagnoser`). ``runs`` (the run table of
+    ``tdx.load_runs``) adds the run context the curves lack: training-set size, batch size and planned epochs
+    sharpen the calls on where a run is heading.
 
     Example:
         >>> import pandas as pd, traindx as tdx
@@ -96,7 +100,7 @@ def diagnose(
 
         model = default_diagnoser()
     diag = CurveDiagnoser(**model.get_params()).set_params(at_epoch=at_epoch)
-    X = diag.transform(curves)
+    X = diag.transform(add_context(curves, runs))
     p = model.predict_proba_frame(X=X)
     unjudged = {}
     for label in model.labels_:

@@ -43,8 +43,11 @@ def _fill() -> SimpleImputer:
     return SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True)
 
 
-def make_model(name: str, n_estimators: int = 200, random_state: int = 0):
+def make_model(name: str, n_estimators: int = 200, random_state: int = 0, class_weight: str | None = None):
     """The unfitted binary classifier behind one label.
+
+    ``class_weight="balanced"`` weighs the classes inversely to their frequency (random forest: per bootstrap
+    sample) in the forest, logistic regression and LightGBM; XGBoost is left unweighted.
 
     Example:
         >>> type(make_model("logreg")).__name__
@@ -54,7 +57,11 @@ def make_model(name: str, n_estimators: int = 200, random_state: int = 0):
         return make_pipeline(
             _fill(),
             RandomForestClassifier(
-                n_estimators=n_estimators, min_samples_leaf=2, n_jobs=1, random_state=random_state
+                n_estimators=n_estimators,
+                min_samples_leaf=2,
+                class_weight="balanced_subsample" if class_weight == "balanced" else class_weight,
+                n_jobs=1,
+                random_state=random_state,
             ),
         )
     if name == "xgboost":
@@ -69,20 +76,25 @@ def make_model(name: str, n_estimators: int = 200, random_state: int = 0):
 
         return lgb.LGBMClassifier(
             n_estimators=n_estimators, num_leaves=15, learning_rate=0.05, n_jobs=1, random_state=random_state,
-            verbose=-1,
+            class_weight=class_weight, verbose=-1,
         )  # fmt: skip
     if name == "logreg":
-        return make_pipeline(_fill(), StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+        return make_pipeline(
+            _fill(), StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, class_weight=class_weight)
+        )
     if name == "ensemble":
         return VotingClassifier(
             [
-                ("rf", make_model("rf", n_estimators, random_state)),
+                ("rf", make_model("rf", n_estimators, random_state, class_weight)),
                 ("xgboost", make_model("xgboost", n_estimators, random_state)),
-                ("logreg", make_model("logreg")),
+                ("logreg", make_model("logreg", class_weight=class_weight)),
             ],
             voting="soft",
         )
     raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+
+
+CLASS_WEIGHTS = ("balanced", None)
 
 
 class CurveDiagnoser(ClassifierMixin, BaseEstimator):
@@ -96,6 +108,9 @@ class CurveDiagnoser(ClassifierMixin, BaseEstimator):
         calibration: ``"sigmoid"``, ``"isotonic"`` or ``None`` (raw model probabilities).
         cv: calibration folds (grouped by run).
         n_estimators, random_state: passed to the tree models.
+        class_weight: ``"balanced"`` (default) weighs each label's rare class up, so rare labels such as
+            overfitting are not under-called (at epoch 2 it lifts final_overfitting recall on the corpus,
+            benchmarks/RESULTS.md); ``None`` fits unweighted, as the study did.
 
     Example:
         >>> CurveDiagnoser(model="logreg").get_params()["model"]
@@ -111,6 +126,7 @@ class CurveDiagnoser(ClassifierMixin, BaseEstimator):
         cv: int = 3,
         n_estimators: int = 200,
         random_state: int = 0,
+        class_weight: str | None = "balanced",
     ) -> None:
         self.model = model
         self.at_epoch = at_epoch
@@ -119,6 +135,7 @@ class CurveDiagnoser(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.n_estimators = n_estimators
         self.random_state = random_state
+        self.class_weight = class_weight
 
     # -- features ------------------------------------------------------------------------------------------
     def transform(self, curves: pd.DataFrame, checkpoints=None) -> pd.DataFrame:
@@ -155,6 +172,8 @@ class CurveDiagnoser(ClassifierMixin, BaseEstimator):
         """Fit one calibrated model per label column of ``y`` (0/1)."""
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise InputError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
         if isinstance(y, pd.Series):
             y = y.to_frame()
         if not isinstance(y, pd.DataFrame) or y.shape[1] == 0:
@@ -181,7 +200,7 @@ class CurveDiagnoser(ClassifierMixin, BaseEstimator):
             if pos_groups == 0 or neg_groups == 0:
                 self.constant_[label] = int(t[0])
                 continue
-            base = make_model(self.model, self.n_estimators, self.random_state)
+            base = make_model(self.model, self.n_estimators, self.random_state, self.class_weight)
             folds = min(self.cv, pos_groups, neg_groups, n_groups)
             if self.calibration is None or folds < 2:
                 est = clone(base).fit(Xv, t)

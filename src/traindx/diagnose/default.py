@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from traindx.curves.labels import cause_labels, checkpoint_rule_labels, future_labels
+from traindx.curves.schema import CONTEXT_COLUMNS, add_context
 from traindx.diagnose.curve_diagnoser import CurveDiagnoser
 from traindx.errors import InputError
 
@@ -52,7 +53,8 @@ def corpus_dir() -> Path:
 
 
 def load_corpus(names: tuple[str, ...] = ("mnist", "fashion_mnist")) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(runs, curves) of the shipped corpora, finished runs only, run ids prefixed by the corpus name."""
+    """(runs, curves) of the shipped corpora, finished runs only, run ids prefixed by the corpus name; the curves
+    carry the run context (train-set size, batch size, planned epochs) from the run table."""
     runs_parts, curve_parts = [], []
     for name in names:
         rp, ep = corpus_dir() / f"{name}_runs.parquet", corpus_dir() / f"{name}_epochs.parquet"
@@ -63,7 +65,7 @@ def load_corpus(names: tuple[str, ...] = ("mnist", "fashion_mnist")) -> tuple[pd
             runs = runs[runs["status"].astype(str).isin(["ok", "done", "finished", "completed", "success"])]
         runs = runs.assign(run_id=name + ":" + runs["run_id"].astype(str))
         curves = curves.assign(run_id=name + ":" + curves["run_id"].astype(str))
-        curves = curves[curves["run_id"].isin(runs["run_id"])]
+        curves = add_context(curves[curves["run_id"].isin(runs["run_id"])], runs)
         runs_parts.append(runs)
         curve_parts.append(curves)
     if not runs_parts:
@@ -89,23 +91,29 @@ def training_table(
 
 
 def hide_optional(curves: pd.DataFrame) -> pd.DataFrame:
-    """Copy of the curves with the set sizes blanked on every 2nd run and the test metrics on every 3rd, so a
-    model fitted on them also reads curves from sources that log neither (TensorBoard, MLflow, Keras).
+    """Copy of the curves with the set sizes blanked on every 2nd run, the test metrics on every 3rd and the run
+    context on every 3rd from the second, so a model fitted on them also reads curves from sources that log
+    none of these (TensorBoard, MLflow, Keras).
 
     Labels are computed before hiding, so they stay those of the full curves.
 
     Example:
-        >>> c = pd.DataFrame({"run_id": list("abc"), "epoch": 1, "test_acc": 0.9, "n_val": 100})
+        >>> c = pd.DataFrame({"run_id": list("abc"), "epoch": 1, "test_acc": 0.9, "n_val": 100, "max_epochs": 9})
         >>> h = hide_optional(c)
-        >>> h["n_val"].isna().tolist(), h["test_acc"].isna().tolist()
-        ([True, False, True], [True, False, False])
+        >>> h["n_val"].isna().tolist(), h["test_acc"].isna().tolist(), h["max_epochs"].isna().tolist()
+        ([True, False, True], [True, False, False], [False, True, False])
     """
     ids = pd.Index(pd.unique(curves["run_id"]))
     out = curves.copy()
-    for cols, every in ((("n_val", "n_test"), 2), (("test_acc", "test_loss"), 3)):
+    hidden = (
+        (("n_val", "n_test"), ids[::2]),
+        (("test_acc", "test_loss"), ids[::3]),
+        (CONTEXT_COLUMNS, ids[1::3]),
+    )
+    for cols, which in hidden:
         cols = [c for c in cols if c in out.columns]
         out[cols] = out[cols].astype(float)
-        out.loc[out["run_id"].isin(set(ids[::every])), cols] = float("nan")
+        out.loc[out["run_id"].isin(set(which)), cols] = float("nan")
     return out
 
 

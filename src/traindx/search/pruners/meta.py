@@ -9,7 +9,8 @@ A predictor fitted on other tasks is biased on a new one (fitted on MNIST, it ex
 best validation accuracy from a Fashion-MNIST epoch-2 prefix than the runs reach; benchmarks/early_stopping.py).
 With ``calibrate=True`` the pruner learns that bias from the study's own completed trials: for each prefix
 length it subtracts the mean error the predictor made on them, shrunk towards zero by ``prior`` pseudo-trials
-so that the first few trials move it little.
+so that the first few trials move it little; the predictive std likewise moves from the forest's spread towards
+the scatter of those errors.
 
 Example:
     >>> import optuna
@@ -42,8 +43,8 @@ class MetaPruner(CurvePruner):
         n_warmup_steps: never prune before this many reported epochs.
         min_std: floor of the predictive std (accuracy units; about the binomial noise of a 500-example
             validation set at 90% accuracy, sqrt(0.9 * 0.1 / 500) = 0.013).
-        calibrate: correct the predictor's bias on this study from its completed trials.
-        prior: pseudo-trials of zero bias the correction is shrunk towards.
+        calibrate: correct the predictor's bias and spread on this study from its completed trials.
+        prior: pseudo-trials (zero bias, the forest's spread) the correction is shrunk towards.
     """
 
     def __init__(
@@ -79,13 +80,26 @@ class MetaPruner(CurvePruner):
     def probability_to_beat(self, config: dict[str, Any], curve: np.ndarray, best: float) -> float:
         """P(final accuracy > ``best``) for a run with this config and validation curve so far."""
         mean, std = self.predictor.predict_prefix(pd.DataFrame([config]), [curve], return_std=True)
-        loc = mean[0] - self.bias(len(curve))
-        return float(norm.sf(best, loc=loc, scale=max(float(std[0]), self.min_std)))
+        bias, spread = self.error(len(curve), float(std[0]))
+        return float(norm.sf(best, loc=mean[0] - bias, scale=max(spread, self.min_std)))
 
     def bias(self, k: int) -> float:
         """The predictor's mean error on this study's completed trials from a k-epoch prefix (shrunk)."""
-        errs = [e[k - 1] for e in self._errors.values() if len(e) >= k]
-        return float(np.sum(errs) / (len(errs) + self.prior)) if errs else 0.0
+        return self.error(k, 0.0)[0]
+
+    def error(self, k: int, model_std: float) -> tuple[float, float]:
+        """(bias, std) of the predictor on this study from a k-epoch prefix, learnt from its completed trials.
+
+        Both are shrunk towards the model's own belief (bias 0, std ``model_std``) by ``prior`` pseudo-trials:
+        with no completed trial the forest's spread is used as is; as trials finish the spread of the errors
+        actually made on this task takes over (a forest fitted on another task disagrees with itself more than
+        it errs on this one, or less).
+        """
+        errs = np.asarray([e[k - 1] for e in self._errors.values() if len(e) >= k], dtype=float)
+        n = len(errs)
+        bias = float(errs.sum() / (n + self.prior)) if n else 0.0
+        var = (np.square(errs - bias).sum() + self.prior * model_std**2) / (n + self.prior)
+        return bias, float(np.sqrt(var))
 
     def _learn(self, study: optuna.Study) -> None:
         done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
