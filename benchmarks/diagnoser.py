@@ -8,7 +8,7 @@ persistence baseline (repeat the prefix's own label), and the lead over patience
 (d) cause labels from the epoch-5 prefix, GroupKFold and leave-one-model-family-out; (e) transfer MNIST ->
 Fashion-MNIST; and the default model's shift false alarms on runs with no applied shift.
 
-Run:  .venv/bin/python benchmarks/diagnoser.py [--trees 100] [--folds 5]
+Run:  .venv/bin/python benchmarks/diagnoser.py [--trees 200] [--folds 5] [--seed 0] [--only abcdef]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from traindx.curves import (
     future_labels,
     rule_labels,
 )
+from traindx.curves.schema import CONTEXT_COLUMNS
 from traindx.diagnose import CurveDiagnoser
 from traindx.diagnose.default import fit_default, load_corpus
 from traindx.experiments.runner import DEFAULTS
@@ -86,9 +87,10 @@ def main() -> None:
 
     torch.set_num_threads(1)
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--trees", type=int, default=200)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--only", default="abcdef")
+    ap.add_argument("--seed", type=int, default=0, help="random_state of the forests in (c)-(e)")
     ap.add_argument(
         "--calibration",
         default="none",
@@ -105,7 +107,9 @@ def main() -> None:
     family = pd.Series(runs["model"].to_numpy(), index=runs["run_id"].to_numpy())
 
     def rf(**kw):
-        return lambda: CurveDiagnoser(n_estimators=args.trees, calibration=calib, **kw)
+        return lambda: CurveDiagnoser(
+            n_estimators=args.trees, calibration=calib, random_state=args.seed, **kw
+        )
 
     if "a" in args.only:
         print(
@@ -136,9 +140,9 @@ def main() -> None:
         y_eval = future_labels(curves_eval)
         persist = rule_labels(curves_eval, at_epoch=k).add_prefix("final_")
         if cross:
-            diag = CurveDiagnoser(at_epoch=k, n_estimators=args.trees, calibration=calib).fit(
-                curves_fit, future_labels(curves_fit)
-            )
+            diag = CurveDiagnoser(
+                at_epoch=k, n_estimators=args.trees, calibration=calib, random_state=args.seed
+            ).fit(curves_fit, future_labels(curves_fit))
             pred = diag.predict(curves_eval)
         elif also is not None:
             other_curves, other_key = also
@@ -152,9 +156,9 @@ def main() -> None:
                 fit_c = pd.concat([curves_eval[curves_eval["run_id"].isin(ids[tr])],
                                    other_curves[other_curves["run_id"].isin(extra)]])  # fmt: skip
                 y_fit = pd.concat([y_eval.loc[ids[tr]], y_other.loc[y_other.index.isin(extra)]])
-                diag = CurveDiagnoser(at_epoch=k, n_estimators=args.trees, calibration=calib).fit(
-                    fit_c, y_fit
-                )
+                diag = CurveDiagnoser(
+                    at_epoch=k, n_estimators=args.trees, calibration=calib, random_state=args.seed
+                ).fit(fit_c, y_fit)
                 parts.append(diag.predict(curves_eval[curves_eval["run_id"].isin(ids[te])]))
             pred = pd.concat(parts).loc[y_eval.index]
         else:
@@ -196,7 +200,9 @@ def main() -> None:
         lead_time(curves, by_run, args, calib)
 
     if "d" in args.only:
-        print("\n(d) cause labels from the epoch-5 prefix (MNIST)")
+        print("\n(d) cause labels from the epoch-5 prefix (MNIST), read from the curves alone")
+        # without the run context: small_train is defined by the train-set size, which the context states
+        bare = curves.drop(columns=list(CONTEXT_COLUMNS), errors="ignore")
         y = cause_labels(runs)
         y = y.set_axis(
             pd.MultiIndex.from_arrays([y.index, np.full(len(y), 5)], names=["run_id", "checkpoint"])
@@ -213,7 +219,7 @@ def main() -> None:
             ("GroupKFold by run", by_run, args.folds),
             ("leave-one-model-family-out", family, 5),
         ):
-            pred = oof(curves, y, groups, rf(), folds, xat)
+            pred = oof(bare, y, groups, rf(), folds, xat)
             show(name, scores(y, pred))
             print(
                 f"    macro-F1 over the six causes (shift pooled): {scores(y[six], pred[six])['macro_f1']:.3f}"
@@ -245,7 +251,10 @@ def main() -> None:
             )
 
     if "f" in args.only:
-        print("\n(f) shift false alarms of the default model design (GroupKFold by run over both corpora)")
+        print(
+            "\n(f) shift false alarms of the default model (its design and tree count; GroupKFold by run over "
+            "both corpora)"
+        )
         all_runs = pd.concat([corpora[n][0] for n in corpora], ignore_index=True)
         all_curves = pd.concat([corpora[n][1] for n in corpora], ignore_index=True)
         rid = np.asarray(sorted(all_runs["run_id"]))
@@ -254,7 +263,6 @@ def main() -> None:
             tr_runs, te_runs = set(rid[tr]), set(rid[te])
             diag = fit_default(
                 all_runs[all_runs["run_id"].isin(tr_runs)], all_curves[all_curves["run_id"].isin(tr_runs)],
-                n_estimators=args.trees,
             )  # fmt: skip
             test_c = all_curves[all_curves["run_id"].isin(te_runs)]
             for sizes in (True, False):

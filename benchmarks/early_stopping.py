@@ -116,12 +116,42 @@ def replay(method: str, runs: pd.DataFrame, curves: dict, pred, seed: int) -> tu
     return used, total, sel[1], ref[1]
 
 
+def ceiling(runs: pd.DataFrame, curves: dict, pred, ks=(2, 3, 4)) -> None:
+    """How far any calibration of ``pred`` could take a Domhan-style pruner on these runs.
+
+    Per prefix length k: the predictor's error (bias and scatter) against each run's true best validation
+    accuracy, then the residual std of a 10-fold cross-validated linear refit of the truth on (prediction,
+    current accuracy), knowledge no study has while it runs, and the share of runs with P(beat the pool's best)
+    < 0.05 under that refit.
+    """
+    from scipy.stats import norm
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import cross_val_predict
+
+    cfgs = runs.drop(columns=["run_id"])
+    best = np.array([curves[r][0].max() for r in runs["run_id"]])
+    top = best.max()
+    for k in ks:
+        cur = np.array([curves[r][0][k - 1] for r in runs["run_id"]])
+        p = pred.predict_prefix(cfgs, [curves[r][0][:k] for r in runs["run_id"]])
+        err = p - best
+        feats = np.column_stack([p, cur])
+        refit = cross_val_predict(LinearRegression(), feats, best, cv=10)
+        sd = float(np.std(best - refit))
+        prunable = float(np.mean(norm.sf(top, refit, max(sd, 0.013)) < 0.05))
+        print(
+            f"  k={k}: predictor error mean {err.mean():+.3f} std {err.std():.3f}; refit residual std {sd:.3f}, "
+            f"P(beat best) < 0.05 for {prunable:.0%} of runs"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--corpus", default=None, help="folder with <dataset>_runs/_epochs.parquet")
     ap.add_argument("--pool", type=int, default=100, help="pool size used by benchmarks/search.py")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
+    ap.add_argument("--ceiling", action="store_true", help="also print how far calibration could go")
     args = ap.parse_args()
     pools = load_pools(args.corpus, args.pool)
     methods = args.methods.split(",")
@@ -138,6 +168,8 @@ def main() -> None:
             rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")
         }
         print(f"\n## {ds} (predictor fitted on {other} only), {args.seeds} shuffles")
+        if args.ceiling:
+            ceiling(runs, curves, pred)
         print(f"{'method':16s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
         for m in methods:
             res = [replay(m, runs, curves, pred, s) for s in range(args.seeds)]

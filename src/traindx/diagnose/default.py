@@ -3,7 +3,7 @@
 The shipped corpus (``traindx/data/corpus/*_runs.parquet`` and ``*_epochs.parquet``: real MNIST and
 Fashion-MNIST trainings) is plain data. At first use in a process the model is *refitted* from it and kept in
 memory (the cache lives in the process, not on disk); nothing is ever unpickled, so no file on disk can swap
-the model. The fit takes seconds once per process; :func:`default_diagnoser` returns the cached instance
+the model. The fit takes about 30 s on 2 cores, once per process; :func:`default_diagnoser` returns the cached instance
 afterwards. Set ``TRAINDX_CORPUS_DIR`` to fit the default from another corpus of the same format.
 
 Training rows are (run, checkpoint) prefixes, so the model diagnoses a run at any epoch. Three label families
@@ -35,7 +35,7 @@ from traindx.errors import InputError
 # Early checkpoints are dense (the calls that matter most are made in the first epochs), later ones sparse; the
 # study used 1, 5, 6, 11, 16, 21, 26.
 CHECKPOINTS = (1, 2, 3, 5, 8, 13, 26)
-# 40 trees and 2 calibration folds keep the first-use fit at seconds (benchmarks/RESULTS.md, diagnoser section).
+# 40 trees and 2 calibration folds keep the first-use fit near 30 s on 2 cores (benchmarks/RESULTS.md, diagnoser (f)).
 N_ESTIMATORS = 40
 CALIBRATION_FOLDS = 2
 
