@@ -76,3 +76,20 @@ def test_label_noise_only_on_train_and_val():
     assert (clean["x_train"] == noisy["x_train"]).all()
     assert (clean["y_train"] != noisy["y_train"]).mean() > 0.5
     assert (clean["y_test"] == noisy["y_test"]).all()
+
+
+def test_balanced_validation_set_for_an_imbalanced_run():
+    cfg = canonical_config({**TINY, "imbalance": 0.1, "val_balanced": True})
+    t = prepare_data(cfg)
+    train_counts = np.bincount(t["y_train"], minlength=10)
+    assert train_counts.max() >= 5 * train_counts.min()  # training stays imbalanced
+    assert np.bincount(t["y_val"], minlength=10).tolist() == [10] * 10  # validation is balanced
+    assert len(t["y_train"]) == TINY["n_train"]
+    # validation examples are not training examples
+    x_tr = {x.tobytes() for x in t["x_train"]}
+    assert not any(x.tobytes() in x_tr for x in t["x_val"])
+    # the key only matters for imbalanced runs: a balanced run keeps its id (and its data) with it
+    assert run_id({**TINY, "val_balanced": True}) == run_id(TINY)
+    assert run_id({**TINY, "imbalance": 0.1, "val_balanced": True}) != run_id({**TINY, "imbalance": 0.1})
+    with pytest.raises(InputError, match="val_balanced"):
+        canonical_config({**TINY, "val_balanced": "yes"})

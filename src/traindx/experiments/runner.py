@@ -6,6 +6,9 @@ of the canonical config, so a rerun of the same config is recognised. Data flow 
 1. draw a training pool of ``n_train + val_size`` examples from the training split, with class proportions set
    by ``imbalance`` (half of the classes kept at that fraction), then randomise ``label_noise`` of its labels;
 2. hold out a stratified validation set of ``val_size`` from that pool (same distribution as train, no shift);
+   with ``val_balanced = true`` an imbalanced run draws its validation set balanced instead, from examples
+   outside its training pool, so validation and test share one class distribution and a val - test gap means
+   a shifted test set, not a label (prior) shift;
 3. the test set is the dataset's own (balanced) test split, a stratified subset of ``eval_subset`` examples,
    with the test-time ``shift`` applied; so an imbalanced run is still judged on balanced data, as the
    learning-curve meta-classifier study did;
@@ -93,6 +96,12 @@ def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
         cfg[key] = int(cfg[key])
     for key in ("lr", "momentum", "weight_decay", "imbalance", "label_noise", "shift_strength"):
         cfg[key] = float(cfg[key])
+    # a balanced run's validation set is balanced anyway: the key then changes nothing, so it is not hashed
+    if "val_balanced" in cfg:
+        if not isinstance(cfg["val_balanced"], bool):
+            raise InputError(f"val_balanced must be true or false, got {cfg['val_balanced']!r}")
+        if not cfg["val_balanced"] or cfg["imbalance"] >= 1.0:
+            del cfg["val_balanced"]
     if cfg["epochs"] < 1 or cfg["n_train"] < 1 or cfg["batch_size"] < 1 or cfg["eval_subset"] < 1:
         raise InputError("epochs, n_train, batch_size and eval_subset must be >= 1; fix the run config")
     return cfg
@@ -165,12 +174,22 @@ def prepare_data(cfg: dict[str, Any]) -> dict[str, np.ndarray]:
         np.random.default_rng(s) for s in np.random.SeedSequence(cfg["seed"]).spawn(5)
     )
     weights = C.class_weights(ds.n_classes, cfg["imbalance"], r_class)
-    pool = C.stratified_sample(ds.y_train, cfg["n_train"] + cfg["val_size"], r_pool, weights)
+    if cfg.get("val_balanced"):
+        train_src = C.stratified_sample(ds.y_train, cfg["n_train"], r_pool, weights)
+        rest = np.setdiff1d(np.arange(len(ds.y_train)), train_src)
+        left = np.bincount(ds.y_train[rest], minlength=ds.n_classes).astype(float)
+        even = np.divide(1.0, left, out=np.zeros_like(left), where=left > 0)  # equal counts per class
+        val_src = rest[C.stratified_sample(ds.y_train[rest], cfg["val_size"], r_split, even)]
+        pool = np.concatenate([train_src, val_src])
+    else:
+        pool = C.stratified_sample(ds.y_train, cfg["n_train"] + cfg["val_size"], r_pool, weights)
     x_pool = ds.x_train[pool]
     y_true = ds.y_train[pool]
     y_pool = C.add_label_noise(y_true, cfg["label_noise"], ds.n_classes, r_noise)
-    # split on the true labels so the split is the same with and without label noise
-    val = C.stratified_sample(y_true, cfg["val_size"], r_split) if cfg["val_size"] else np.empty(0, int)
+    if cfg.get("val_balanced"):
+        val = np.arange(cfg["n_train"], len(pool))
+    else:  # split on the true labels so the split is the same with and without label noise
+        val = C.stratified_sample(y_true, cfg["val_size"], r_split) if cfg["val_size"] else np.empty(0, int)
     train = np.setdiff1d(np.arange(len(pool)), val)
     train = train[r_split.permutation(len(train))]
     n_eval_train = min(cfg["eval_subset"], len(train))
