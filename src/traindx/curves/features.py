@@ -214,7 +214,7 @@ def featurize(
 
     # run context: the same two-epoch curve means little progress for a 100-step epoch and much for a 2-step one
     ctx = curves.reindex(columns=["run_id", *CONTEXT_COLUMNS]).groupby("run_id").last().reindex(runs)
-    ctx = ctx.apply(pd.to_numeric, errors="coerce").astype(float).where(lambda v: v > 0)
+    ctx = ctx.astype(float).where(lambda v: v > 0)  # validated counts; 0 reads as unknown
     f["log_train_size"] = np.log10(ctx["train_size"].to_numpy())
     f["log_steps_per_epoch"] = np.log10(np.ceil(ctx["train_size"] / ctx["batch_size"]).to_numpy())
     f["max_epochs"] = ctx["max_epochs"].to_numpy()

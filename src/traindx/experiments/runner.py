@@ -181,15 +181,15 @@ def prepare_data(cfg: dict[str, Any]) -> dict[str, np.ndarray]:
         even = np.divide(1.0, left, out=np.zeros_like(left), where=left > 0)  # equal counts per class
         val_src = rest[C.stratified_sample(ds.y_train[rest], cfg["val_size"], r_split, even)]
         pool = np.concatenate([train_src, val_src])
+        val = np.arange(cfg["n_train"], len(pool))
     else:
         pool = C.stratified_sample(ds.y_train, cfg["n_train"] + cfg["val_size"], r_pool, weights)
+        # split on the true labels so the split is the same with and without label noise
+        has_val = cfg["val_size"] > 0
+        val = C.stratified_sample(ds.y_train[pool], cfg["val_size"], r_split) if has_val else np.empty(0, int)
     x_pool = ds.x_train[pool]
     y_true = ds.y_train[pool]
     y_pool = C.add_label_noise(y_true, cfg["label_noise"], ds.n_classes, r_noise)
-    if cfg.get("val_balanced"):
-        val = np.arange(cfg["n_train"], len(pool))
-    else:  # split on the true labels so the split is the same with and without label noise
-        val = C.stratified_sample(y_true, cfg["val_size"], r_split) if cfg["val_size"] else np.empty(0, int)
     train = np.setdiff1d(np.arange(len(pool)), val)
     train = train[r_split.permutation(len(train))]
     n_eval_train = min(cfg["eval_subset"], len(train))
