@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 from functools import partial
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -131,7 +132,7 @@ def main() -> None:
             make = lambda m=model: CurveDiagnoser(model=m, n_estimators=args.trees, calibration=calib)  # noqa: E731
             show(model, scores(y, oof(curves, y, by_run, make, args.folds, x_checkpoints)))
 
-    def early(curves_fit, curves_eval, k, cross=False, also=None):
+    def early(curves_fit, curves_eval, k, cross=False, also=None, model="rf"):
         """Final-epoch labels from the epoch-k prefix: model scores and persistence scores.
 
         ``also``: (curves, config key per run) of another corpus added to every training fold, less the runs
@@ -141,7 +142,7 @@ def main() -> None:
         persist = rule_labels(curves_eval, at_epoch=k).add_prefix("final_")
         if cross:
             diag = CurveDiagnoser(
-                at_epoch=k, n_estimators=args.trees, calibration=calib, random_state=args.seed
+                model=model, at_epoch=k, n_estimators=args.trees, calibration=calib, random_state=args.seed
             ).fit(curves_fit, future_labels(curves_fit))
             pred = diag.predict(curves_eval)
         elif also is not None:
@@ -165,7 +166,14 @@ def main() -> None:
             y = y_eval.copy()
             y.index = pd.MultiIndex.from_arrays([y.index, np.full(len(y), k)], names=["run_id", "checkpoint"])
             groups = pd.Series(y_eval.index.to_numpy(), index=y_eval.index.to_numpy())
-            pred = oof(curves_eval, y, groups, rf(), args.folds, lambda c, d: featurize_checkpoints(c, [k]))
+            pred = oof(
+                curves_eval,
+                y,
+                groups,
+                rf(model=model),
+                args.folds,
+                lambda c, d: featurize_checkpoints(c, [k]),
+            )
             pred.index = pred.index.get_level_values(0)
         return scores(y_eval, pred), scores(y_eval, persist)
 
@@ -242,13 +250,27 @@ def main() -> None:
             f"  (b) rule labels: in-domain macro-F1 {in_dom['macro_f1']:.3f}, transfer {cross['macro_f1']:.3f} "
             f"(diff {cross['macro_f1'] - in_dom['macro_f1']:+.3f}); micro {in_dom['micro_f1']:.3f} / {cross['micro_f1']:.3f}"
         )
-        for k in (2, 5):
-            own, _ = early(None, f_curves, k)
-            tr, persist = early(curves, f_curves, k, cross=True)
+        # where the two tasks part: imbalanced runs start alike and end differently
+        for name, (r, c) in corpora.items():
+            c = c[c["run_id"].isin(r.loc[r["imbalance"] < 1, "run_id"])].sort_values(["run_id", "epoch"])
+            gap = (c["train_acc"] - c["val_acc"]).groupby(c["run_id"])
             print(
-                f"  (c) prefix {k}: in-domain macro-F1 {own['macro_f1']:.3f}, transfer {tr['macro_f1']:.3f} "
-                f"(diff {tr['macro_f1'] - own['macro_f1']:+.3f}), persistence {persist['macro_f1']:.3f}"
+                f"  {name}: {c['run_id'].nunique()} imbalanced runs, mean train-val gap at epoch 2 "
+                f"{gap.nth(1).mean():.3f}, at the last epoch {gap.last().mean():.3f}; overfitting at epoch 2 "
+                f"{rule_labels(c, at_epoch=2)['overfitting'].mean():.0%}, "
+                f"at the end {future_labels(c)['final_overfitting'].mean():.0%}"
             )
+        # both directions and three model kinds: is the loss the forest's (trees do not extrapolate) or the task's?
+        for way, src, dst in (("MNIST -> Fashion", curves, f_curves), ("Fashion -> MNIST", f_curves, curves)):
+            for model, k in product(("rf", "logreg", "ensemble"), (2, 5)):
+                own, _ = early(None, dst, k, model=model)
+                tr, persist = early(src, dst, k, cross=True, model=model)
+                print(
+                    f"  (c) {way}, {model}, prefix {k}: in-domain macro-F1 {own['macro_f1']:.3f}, transfer "
+                    f"{tr['macro_f1']:.3f} (diff {tr['macro_f1'] - own['macro_f1']:+.3f}), persistence "
+                    f"{persist['macro_f1']:.3f}\n      final_overfitting in-domain {own['final_overfitting']} | "
+                    f"transfer {tr['final_overfitting']}"
+                )
 
     if "f" in args.only:
         print(

@@ -67,15 +67,20 @@ def load_pools(corpus: str | None, n_pool: int) -> dict[str, tuple[pd.DataFrame,
     }
 
 
-def replay(method: str, runs: pd.DataFrame, curves: dict, pred, seed: int) -> tuple[int, int, float, float]:
-    """Returns (epochs trained, epochs in full, selected trial's test acc, full-study selection's test acc)."""
+def replay(
+    method: str, runs: pd.DataFrame, curves: dict, pred, seed: int, alpha: float = 0.05
+) -> tuple[int, int, float, float]:
+    """Returns (epochs trained, epochs in full, selected trial's test acc, full-study selection's test acc).
+
+    ``alpha`` is the MetaPruner's threshold on P(beat the best finished trial).
+    """
     order = np.random.default_rng(seed).permutation(len(runs))
     pruner = {
         "median": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
         "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
     }.get(method)
     if method in ("meta_pruner", "es+meta_pruner"):
-        pruner = MetaPruner(pred, n_warmup_steps=2)
+        pruner = MetaPruner(pred, n_warmup_steps=2, alpha=alpha)
     study = optuna.create_study(direction="maximize", pruner=pruner or optuna.pruners.NopPruner())
     used = total = 0
     kept: list[tuple[float, float]] = []  # (kept val acc, its test acc)
@@ -152,6 +157,11 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=100, help="pool size used by benchmarks/search.py")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
     ap.add_argument("--ceiling", action="store_true", help="also print how far calibration could go")
+    ap.add_argument(
+        "--alphas",
+        default="",
+        help="comma-separated MetaPruner alphas to trace its savings/regret frontier (default alpha: 0.05)",
+    )
     args = ap.parse_args()
     pools = load_pools(args.corpus, args.pool)
     methods = args.methods.split(",")
@@ -171,11 +181,13 @@ def main() -> None:
         if args.ceiling:
             ceiling(runs, curves, pred)
         print(f"{'method':16s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
-        for m in methods:
-            res = [replay(m, runs, curves, pred, s) for s in range(args.seeds)]
+        rows = [(m, m, 0.05) for m in methods]
+        rows += [(f"meta alpha={a}", "meta_pruner", float(a)) for a in args.alphas.split(",") if a]
+        for name, m, alpha in rows:
+            res = [replay(m, runs, curves, pred, s, alpha=alpha) for s in range(args.seeds)]
             saved = 1 - sum(r[0] for r in res) / sum(r[1] for r in res)
             regret = [100 * (r[3] - r[2]) for r in res]
-            print(f"{m:16s} {saved:12.1%} {np.mean(regret):16.2f} {np.max(regret):15.2f}")
+            print(f"{name:16s} {saved:12.1%} {np.mean(regret):16.2f} {np.max(regret):15.2f}")
 
 
 if __name__ == "__main__":
