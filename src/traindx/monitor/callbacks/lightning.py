@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from traindx.errors import require
-from traindx.monitor.callbacks import base
+from traindx.monitor.callbacks.base import finish, pick_metrics
 
 pl = require("lightning.pytorch", "lightning")
 
@@ -43,18 +43,6 @@ METRIC_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "val_acc": ("val_acc_epoch", "val_acc", "val/acc", "val_accuracy", "valid_acc", "validation_acc"),
 }
-
-
-def pick_metrics(
-    logged: Mapping[str, Any], keys: Mapping[str, Iterable[str]] = METRIC_KEYS
-) -> dict[str, float]:
-    """Epoch metrics for ``Monitor.epoch_end`` from Lightning's logged values under common names.
-
-    Example:
-        >>> pick_metrics({"val_loss": 0.5, "train_loss_epoch": 0.4, "lr": 0.1})
-        {'train_loss': 0.4, 'val_loss': 0.5}
-    """
-    return base.pick_metrics(logged, keys)
 
 
 def _batch_loss(outputs: Any) -> Any:
@@ -121,7 +109,7 @@ class TraindxCallback(pl.Callback):
         # Lightning 2 runs the epoch's validation before this hook, so val metrics are already logged
         if self.monitor is None:
             return
-        self.monitor.epoch_end(**pick_metrics(trainer.callback_metrics))
+        self.monitor.epoch_end(**pick_metrics(trainer.callback_metrics, METRIC_KEYS))
         self._maybe_stop(trainer)
 
     def _maybe_stop(self, trainer: Any) -> None:
@@ -131,7 +119,7 @@ class TraindxCallback(pl.Callback):
     def _close(self) -> None:
         if self.monitor is not None and not self._closed:
             self._closed = True
-            base.finish(self.monitor, self.save_to)
+            finish(self.monitor, self.save_to)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         self._close()
