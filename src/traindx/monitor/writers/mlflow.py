@@ -5,8 +5,8 @@ step; findings go to the run as the artifact ``traindx/findings.json`` (the full
 and the tag ``traindx.findings`` (their codes, comma-separated), so runs can be searched by diagnosis.
 
 Example:
-    >>> import tempfile
-    >>> w = MLflowWriter(tracking_uri=f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")  # doctest: +SKIP
+    >>> issubclass(MLflowWriter, Writer)  # MLflowWriter(tracking_uri="sqlite:///mlflow.db") logs to a local store
+    True
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 
 Values are logged as ``traindx/<name>`` with their training step on a custom x-axis ``traindx/step`` (so they
 never fight the step counter of the user's own ``wandb.log`` calls); findings are logged as a table
-``traindx/findings`` and their codes kept in the run summary (``traindx/findings``). Works offline
+``traindx/findings`` and their codes kept in the run summary (``traindx/finding_codes``). Works offline
 (``WANDB_MODE=offline``), where the run folder is synced later with ``wandb sync``.
 
 Example:
-    >>> w = WandbWriter(project="demo")  # doctest: +SKIP
+    >>> issubclass(WandbWriter, Writer)  # WandbWriter(project="demo") starts a run (offline: WANDB_MODE=offline)
+    True
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class WandbWriter(Writer):
         for f in self._all.values():
             table.add_data(*[getattr(f, c) for c in COLUMNS])
         self.run.log({f"{self.prefix}/findings": table})
-        self.run.summary[f"{self.prefix}/findings"] = ",".join(self._all)
+        self.run.summary[f"{self.prefix}/finding_codes"] = ",".join(self._all)
 
     def close(self) -> None:
         if self._own:
