@@ -66,8 +66,8 @@ class Monitor:
     Call :meth:`step` after every ``optimizer.step()`` with the loss, and :meth:`epoch_end` with whatever
     epoch metrics you have. Signals are sampled under an overhead ``budget`` (fraction of wall time,
     measured at run time) unless ``every`` fixes the period. Codes in ``stop_on`` set :attr:`should_stop`.
-    ``writers`` receive every recorded value and finding (objects with ``add_scalar(name, value, step)``-like
-    methods: see ``traindx.monitor.writers``).
+    ``writers`` (:mod:`traindx.monitor.writers`) receive the recorded values and findings at each epoch end,
+    at close, and every 30 s on sampled steps.
 
     Example:
         >>> import torch
@@ -93,6 +93,7 @@ class Monitor:
 
         from traindx.monitor.findings import CODES
         from traindx.monitor.torch import TorchProbe
+        from traindx.monitor.writers import WriterSet
 
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"Monitor needs a torch.nn.Module, got {type(model).__name__}; pass your model")
@@ -110,7 +111,7 @@ class Monitor:
         self.model, self.optimizer, self.grad_scaler = model, optimizer, grad_scaler
         self.stop_on = frozenset(stop_on)
         self.should_stop = False
-        self.writers = list(writers)
+        self.writers = WriterSet(writers)  # sinks (TensorBoard, MLflow, W&B): epoch ends, close, sampled steps
         self._probe = TorchProbe(model, optimizer)
         self._schedule = Schedule(every, budget)
         self._step = 0
@@ -176,6 +177,7 @@ class Monitor:
                 self._maybe_compare(k, sampled)
             if sampled:
                 self._read(k)
+                self.writers.maybe_flush(self)
             elif len(self._pending) >= 1000:
                 self._flush_losses()
         except Exception as exc:  # noqa: BLE001 - the monitor must never break the training loop
@@ -220,6 +222,7 @@ class Monitor:
         for name, value in metrics.items():
             self._record(self._step, name, value)
         self._emit("epoch", metrics)
+        self.writers.flush(self)
         self._schedule.charge(time.perf_counter() - t0)
         self._last_end = time.perf_counter()
 
@@ -282,6 +285,7 @@ class Monitor:
             return
         try:
             self._flush_losses()
+            self.writers.close(self)
         finally:
             self._probe.close()
             self._snap = self._marker = None
@@ -300,8 +304,6 @@ class Monitor:
 
     def _record(self, step: int, name: str, value: float, layer: str = "") -> None:
         self._rows.append((step, self._epoch, name, layer, float(value)))
-        for w in self.writers:
-            self._write(w, "add_value", name, float(value), step, layer)
 
     def _fire(
         self,
@@ -327,20 +329,8 @@ class Monitor:
             self._findings[code].merge(f)
         else:
             self._findings[code] = f
-            for w in self.writers:
-                self._write(w, "add_finding", f)
         if code in self.stop_on:
             self.should_stop = True
-
-    def _write(self, writer: Any, method: str, *args: Any) -> None:
-        fn = getattr(writer, method, None)
-        if fn is None:
-            return
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001 - a failing sink must not stop the run
-            self.writers = [w for w in self.writers if w is not writer]
-            self._disable(f"writer {type(writer).__name__}", exc)
 
     def _disable(self, name: str, exc: BaseException, step: int | None = None) -> None:
         if name in self._disabled:
@@ -396,9 +386,6 @@ class Monitor:
             if listeners:
                 self._at = s
                 self._emit("loss", {"step": s, "loss": v})
-        for w in self.writers:
-            for i, v in enumerate(values):
-                self._write(w, "add_value", "loss", v, first + i, "")
 
     def _read(self, k: int) -> None:
         """The sampled step: one batched device-to-host read of what the live indicators need."""
