@@ -111,7 +111,9 @@ class Monitor:
         self.model, self.optimizer, self.grad_scaler = model, optimizer, grad_scaler
         self.stop_on = frozenset(stop_on)
         self.should_stop = False
-        self.writers = WriterSet(writers)  # sinks (TensorBoard, MLflow, W&B): epoch ends, close, sampled steps
+        self.writers = WriterSet(
+            writers
+        )  # sinks (TensorBoard, MLflow, W&B): epoch ends, close, sampled steps
         self._probe = TorchProbe(model, optimizer)
         self._schedule = Schedule(every, budget)
         self._step = 0
