@@ -25,7 +25,10 @@ def sweep(
         None, help="After the sweep, write a compact corpus PREFIX_runs.parquet and PREFIX_epochs.parquet."
     ),
 ) -> None:
-    """Run a sweep of trainings into a run store: resumable, failures recorded, Ctrl-C stops cleanly."""
+    """Run a sweep of trainings into a run store: resumable, failures recorded, Ctrl-C stops cleanly.
+
+    Example: traindx sweep examples/mnist_meta.toml --store runs.duckdb --workers 2
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
