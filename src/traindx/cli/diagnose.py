@@ -70,7 +70,9 @@ def diagnose(
             console.print(table)
     else:
         console.print(_summary_table(result))
-        console.print("each run's probabilities, advice and drivers: --details, --json or --csv", markup=False)
+        console.print(
+            "each run's probabilities, advice and drivers: --details, --json or --csv", markup=False
+        )
     if json_out is not None:
         json_out.write_text(result.reset_index().to_json(orient="records", indent=2))
         typer.echo(f"wrote {json_out}")
