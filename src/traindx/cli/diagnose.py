@@ -37,10 +37,10 @@ def diagnose(
 
     Example: traindx diagnose runs.duckdb --at-epoch 5 --html report.html
     """
+    import warnings
+
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    import warnings
 
     import traindx as tdx
     from traindx.diagnose.default import StaleModelWarning
@@ -130,7 +130,7 @@ def _summary_table(result):
         table.add_column(name)
     for run_id, row in result.iterrows():
         cells = []
-        for name, members in groups.items():
+        for members in groups.values():
             raised = [lb.removeprefix("final_").removeprefix("cause_") for lb in members if row[lb]]
             cells.append(", ".join(raised) if raised else "-")
         table.add_row(str(run_id), str(row["epoch"]), *cells)
