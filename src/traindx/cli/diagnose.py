@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail
+from traindx.cli.app import command, output_file, writing
 
 #: above this many runs the terminal gets one summary row per run instead of a table each
 DETAIL_RUNS = 10
@@ -26,7 +26,7 @@ def diagnose(
         "--html",
         help="Also write an HTML page of each run's curves with its calls (flagged runs first).",
     ),
-    max_runs: int = typer.Option(30, help="Most runs drawn on the --html page."),
+    max_runs: int = typer.Option(30, min=1, help="Most runs drawn on the --html page."),
     details: bool = typer.Option(
         None,
         "--details/--summary",
@@ -46,6 +46,9 @@ def diagnose(
     from traindx.diagnose.default import StaleModelWarning
     from traindx.errors import InputError
 
+    outs = [output_file(p, o) for p, o in ((json_out, "--json"), (csv_out, "--csv"), (html_out, "--html"))]
+    if len({p.resolve() for p in outs if p is not None}) < sum(p is not None for p in outs):
+        raise InputError("--json, --csv and --html name the same file; give each its own path")
     console = Console()
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
@@ -58,13 +61,13 @@ def diagnose(
                 result = tdx.diagnose(curves, at_epoch=at_epoch, runs=runs)
             for w in caught:  # the default model was refitted: say why, in one line, not as a code warning
                 console.print(f"note: {w.message}", markup=False, highlight=False, soft_wrap=True)
-    except InputError as exc:
-        fail(str(exc))
-    except (OSError, ValueError) as exc:  # unreadable or malformed file: say which and what was expected
-        fail(
+    except (InputError, OSError):
+        raise
+    except ValueError as exc:  # a malformed file a reader rejected: say which and what was expected
+        raise InputError(
             f"could not read runs from {path!r} ({exc}); pass a run store (.duckdb), a Parquet or CSV curve table "
             "(run_id, epoch, train_acc/val_acc/...), a TensorBoard log dir or mlflow:<tracking-uri>"
-        )
+        ) from exc
     if details if details is not None else len(result) <= DETAIL_RUNS:
         for table in _diagnosis_tables(result):
             console.print(table)
@@ -74,18 +77,18 @@ def diagnose(
             "each run's probabilities, advice and drivers: --details, --json or --csv", markup=False
         )
     if json_out is not None:
-        json_out.write_text(result.reset_index().to_json(orient="records", indent=2))
+        with writing(json_out) as tmp:
+            tmp.write_text(result.reset_index().to_json(orient="records", indent=2))
         typer.echo(f"wrote {json_out}")
     if csv_out is not None:
-        result.to_csv(csv_out)
+        with writing(csv_out) as tmp:
+            result.to_csv(tmp)
         typer.echo(f"wrote {csv_out}")
     if html_out is not None:
         from traindx.report.html import curves_report
 
-        try:
-            curves_report(curves, html_out, diagnosis=result, max_runs=max_runs, title=f"traindx: {path}")
-        except InputError as exc:
-            fail(str(exc))
+        with writing(html_out) as tmp:
+            curves_report(curves, tmp, diagnosis=result, max_runs=max_runs, title=f"traindx: {path}")
         typer.echo(f"wrote {html_out}")
 
 
