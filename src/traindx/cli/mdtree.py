@@ -29,15 +29,10 @@ def mdtree_fit(
     ),
     out: Path = typer.Option(Path("tree.json"), help="Where to write the fitted tree (JSON)."),
 ) -> None:
-<<<<<<< HEAD
     """Fit an MD tree on a model-diagnosis table and save it as JSON.
 
     Example: traindx mdtree fit --question width_vs_batch --out tree.json
     """
-    from traindx.errors import InputError
-=======
-    """Fit an MD tree on a model-diagnosis table and save it as JSON."""
->>>>>>> main
     from traindx.landscape import MDTree, read_model_diagnosis_csv
 
     output_file(out, "--out")

@@ -29,12 +29,10 @@ def sweep(
 ) -> None:
     """Run a sweep of trainings into a run store: resumable, failures recorded, Ctrl-C stops cleanly.
 
-<<<<<<< HEAD
-    Example: traindx sweep examples/mnist_meta.toml --store runs.duckdb --workers 2
-=======
     Exit status: 0 when every run finished (or was already in the store), 1 when some runs failed, 3 when
     every run tried failed, 2 for bad input, 130 when interrupted.
->>>>>>> main
+
+    Example: traindx sweep examples/mnist_meta.toml --store runs.duckdb --workers 2
     """
     from rich.progress import (
         BarColumn,
