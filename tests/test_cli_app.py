@@ -31,4 +31,4 @@ def test_debug_shows_the_underlying_error(tmp_path):
     spec.write_bytes(b"name = '\xff\xfe'\n")
     result = CliRunner().invoke(app, ["--debug", "sweep", str(spec), "--store", str(tmp_path / "s.duckdb")])
     assert result.exit_code != 0
-    assert isinstance(result.exception, UnicodeDecodeError)
+    assert isinstance(result.exception.__cause__, UnicodeDecodeError)  # the traceback shows the decode error

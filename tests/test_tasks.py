@@ -159,3 +159,12 @@ def test_run_config_keys_train_fraction_schedule_signals():
     # the step schedule cuts the rate at 50% and 75% of the epochs: updates shrink
     ratio = sig[sig["name"] == "update_ratio"].sort_values("epoch")["value"].to_numpy()
     assert ratio[-1] < ratio[0]
+
+
+def test_cap_to_task_fits_sizes_to_a_small_task():
+    cfg = {"dataset": "moons", "model": "logreg", "epochs": 1, "n_train": 5000, "val_size": 1000}
+    assert run_experiment(cfg)["run"]["status"] == "failed"  # without the cap, too few examples is an error
+    out = run_experiment({**cfg, "cap_to_task": True})
+    assert out["run"]["status"] == "finished", out["run"]["error"]
+    last = out["epochs"].iloc[-1]
+    assert out["run"]["config"]["n_train_used"] == 2250 - 562 and last["n_val"] == 562

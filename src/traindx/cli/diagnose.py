@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail
+from traindx.cli.app import command, output_file, writing
 
 
 @command()
@@ -23,7 +23,7 @@ def diagnose(
         "--html",
         help="Also write an HTML page of each run's curves with its calls (flagged runs first).",
     ),
-    max_runs: int = typer.Option(30, help="Most runs drawn on the --html page."),
+    max_runs: int = typer.Option(30, min=1, help="Most runs drawn on the --html page."),
 ) -> None:
     """Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why."""
     from rich.console import Console
@@ -32,6 +32,9 @@ def diagnose(
     import traindx as tdx
     from traindx.errors import InputError
 
+    outs = [output_file(p, o) for p, o in ((json_out, "--json"), (csv_out, "--csv"), (html_out, "--html"))]
+    if len({p.resolve() for p in outs if p is not None}) < sum(p is not None for p in outs):
+        raise InputError("--json, --csv and --html name the same file; give each its own path")
     console = Console()
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
@@ -40,28 +43,28 @@ def diagnose(
             runs, curves = tdx.load_runs(path)
             progress.add_task("fitting the default diagnoser (first use) and diagnosing", total=None)
             result = tdx.diagnose(curves, at_epoch=at_epoch, runs=runs)
-    except InputError as exc:
-        fail(str(exc))
-    except (OSError, ValueError) as exc:  # unreadable or malformed file: say which and what was expected
-        fail(
+    except (InputError, OSError):
+        raise
+    except ValueError as exc:  # a malformed file a reader rejected: say which and what was expected
+        raise InputError(
             f"could not read runs from {path!r} ({exc}); pass a run store (.duckdb), a Parquet or CSV curve table "
             "(run_id, epoch, train_acc/val_acc/...), a TensorBoard log dir or mlflow:<tracking-uri>"
-        )
+        ) from exc
     for table in _diagnosis_tables(result):
         console.print(table)
     if json_out is not None:
-        json_out.write_text(result.reset_index().to_json(orient="records", indent=2))
+        with writing(json_out) as tmp:
+            tmp.write_text(result.reset_index().to_json(orient="records", indent=2))
         typer.echo(f"wrote {json_out}")
     if csv_out is not None:
-        result.to_csv(csv_out)
+        with writing(csv_out) as tmp:
+            result.to_csv(tmp)
         typer.echo(f"wrote {csv_out}")
     if html_out is not None:
         from traindx.report.html import curves_report
 
-        try:
-            curves_report(curves, html_out, diagnosis=result, max_runs=max_runs, title=f"traindx: {path}")
-        except InputError as exc:
-            fail(str(exc))
+        with writing(html_out) as tmp:
+            curves_report(curves, tmp, diagnosis=result, max_runs=max_runs, title=f"traindx: {path}")
         typer.echo(f"wrote {html_out}")
 
 

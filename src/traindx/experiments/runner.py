@@ -38,45 +38,18 @@ import pandas as pd
 
 from traindx.errors import InputError
 from traindx.experiments import vocabulary as V
+from traindx.experiments.keys import BY_NAME, check_config, defaults, label_keys
 
 # The canonical config: every run config is completed with these defaults before hashing, so two spellings of
-# the same run (omitting a default or giving it) share one run id.
-DEFAULTS: dict[str, Any] = {
-    "dataset": "mnist",
-    "model": "mlp_small",
-    "width": None,
-    "depth": None,
-    "activation": "relu",
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "momentum": 0.0,
-    "batch_size": 64,
-    "weight_decay": 0.0,
-    "epochs": 26,
-    "n_train": 1000,
-    "val_size": 500,
-    "seed": 0,
-    "imbalance": 1.0,
-    "label_noise": 0.0,
-    "shift": "none",
-    "shift_strength": None,
-    "eval_subset": 1000,
-}
-# keys added since the first corpora: they enter a run's config (and its id) only when they differ from these
-# defaults, so the runs of older specs keep their ids and a store of them resumes
-OPTIONAL: dict[str, Any] = {
-    "target": None,  # label column of a table task (a CSV / Parquet path as dataset)
-    "capacity": None,  # tiny / small / medium / large: width as a multiple of the family default
-    "dropout": 0.0,
-    "norm": "none",
-    "schedule": "constant",  # constant, step (x0.1 at 50% and 75% of epochs) or cosine (to 0, per epoch)
-    "lr_scale": 1.0,  # multiplies lr: a design can vary "how far off" the rate is around each optimizer's own
-    "train_fraction": 1.0,  # fraction of the (capped) training pool actually used
-    "signals": False,  # record per-epoch gradient / weight / update norms into the signals table
-}
+# the same run (omitting a default or giving it) share one run id. The keys, types and ranges live in one table.
+DEFAULTS: dict[str, Any] = defaults()
 # keys that label a run (which part of a spec it came from) without changing what is trained: not hashed
-LABEL_KEYS = frozenset({"part"})
-OPTIMIZERS = V.OPTIMIZERS
+LABEL_KEYS = label_keys()
+OPTIMIZERS = BY_NAME["optimizer"].allowed()
+# keys added with the task layer (see traindx.experiments.keys): absent from the first corpora's configs
+OPTIONAL = (
+    "target", "capacity", "dropout", "norm", "schedule", "lr_scale", "train_fraction", "cap_to_task", "signals",
+)  # fmt: skip
 _TEST_SUBSET_SEED = (
     20_240_601  # one fixed test subset per dataset, shared by all runs: comparable test curves
 )
@@ -85,7 +58,7 @@ _TEST_SUBSET_SEED = (
 def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
     """Complete ``config`` with defaults and resolve model-dependent values (width, depth, shift strength).
 
-    Unknown keys are kept (they enter the run id), so a spec may carry extra labels.
+    Every key is validated against :data:`traindx.experiments.keys.KEYS` first (unknown keys, types, ranges).
 
     Example:
         >>> canonical_config({"model": "logreg"})["width"]
@@ -96,31 +69,20 @@ def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
     from traindx.experiments.tasks import modality_of
 
     config = {("dataset" if k == "task" else k): v for k, v in config.items()}
-    cfg = {**DEFAULTS, **{k: v for k, v in config.items() if v is not None}}
-    if not isinstance(cfg["dataset"], str):
-        raise InputError(f"dataset must be a task name or a table path, got {cfg['dataset']!r}")
+    given = check_config(config)  # unknown keys, types and ranges, before anything runs
+    cfg = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     modality = modality_of(cfg["dataset"])  # unknown tasks fail here, with the closest names
-    if cfg["optimizer"] not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {cfg['optimizer']!r}; use one of {', '.join(OPTIMIZERS)}")
     check_shift(cfg["shift"], modality)
-    if cfg["model"] in V.MODELS and cfg["model"] not in V.MODELS_BY_MODALITY[modality]:
+    if cfg["model"] not in V.MODELS_BY_MODALITY[modality]:
         raise InputError(
             f"model {cfg['model']!r} does not suit {modality} task {cfg['dataset']!r}; use one of "
             f"{', '.join(V.MODELS_BY_MODALITY[modality])}"
         )
-    for key, default in OPTIONAL.items():
-        if key in cfg and (cfg[key] == default or cfg[key] is None):
+    # optional keys enter the canonical config (and the run id) only when they change what is trained
+    for key in OPTIONAL:
+        if key in cfg and cfg[key] == BY_NAME[key].default:
             del cfg[key]
-    if cfg.get("schedule", "constant") not in V.SCHEDULES:
-        raise InputError(f"unknown schedule {cfg['schedule']!r}; use one of {', '.join(V.SCHEDULES)}")
-    if cfg.get("norm", "none") not in V.NORMS:
-        raise InputError(f"unknown norm {cfg['norm']!r}; use one of {', '.join(V.NORMS)}")
-    for key in ("dropout", "lr_scale", "train_fraction"):
-        if key in cfg:
-            cfg[key] = float(cfg[key])
-    if not 0.0 < cfg.get("train_fraction", 1.0) <= 1.0:
-        raise InputError(f"train_fraction={cfg['train_fraction']} is out of range; use a fraction in (0, 1]")
-    if "target" in cfg and modality_of(cfg["dataset"]) != "tabular":
+    if "target" in cfg and modality != "tabular":
         raise InputError(
             "target applies to table files only; drop it or give a CSV / Parquet path as dataset"
         )
@@ -134,18 +96,11 @@ def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
     cfg["width"], cfg["depth"] = resolve_arch(cfg["model"], cfg["width"], cfg["depth"])
     if cfg["shift_strength"] is None:
         cfg["shift_strength"] = V.SHIFT_DEFAULTS[cfg["shift"]]
-    for key in ("epochs", "n_train", "val_size", "seed", "batch_size", "eval_subset"):
-        cfg[key] = int(cfg[key])
     for key in ("lr", "momentum", "weight_decay", "imbalance", "label_noise", "shift_strength"):
         cfg[key] = float(cfg[key])
     # a balanced run's validation set is balanced anyway: the key then changes nothing, so it is not hashed
-    if "val_balanced" in cfg:
-        if not isinstance(cfg["val_balanced"], bool):
-            raise InputError(f"val_balanced must be true or false, got {cfg['val_balanced']!r}")
-        if not cfg["val_balanced"] or cfg["imbalance"] >= 1.0:
-            del cfg["val_balanced"]
-    if cfg["epochs"] < 1 or cfg["n_train"] < 1 or cfg["batch_size"] < 1 or cfg["eval_subset"] < 1:
-        raise InputError("epochs, n_train, batch_size and eval_subset must be >= 1; fix the run config")
+    if "val_balanced" in cfg and (not cfg["val_balanced"] or cfg["imbalance"] >= 1.0):
+        del cfg["val_balanced"]
     return cfg
 
 
@@ -220,10 +175,10 @@ def prepare_data(cfg: dict[str, Any]) -> dict[str, np.ndarray]:
         np.random.default_rng(s) for s in np.random.SeedSequence(cfg["seed"]).spawn(5)
     )
     weights = C.class_weights(ds.n_classes, cfg["imbalance"], r_class)
-    # small tasks: the validation set takes at most a quarter of the training split and train the rest
-    # (larger tasks are subsampled to n_train, so configs that fit are drawn exactly as before)
+    # a many-task design caps sizes: on a small task validation takes at most a quarter of the training split
+    # and train the rest (larger tasks are subsampled to n_train, drawn exactly as without the cap)
     avail = len(ds.y_train)
-    if cfg["n_train"] + cfg["val_size"] > avail:
+    if cfg.get("cap_to_task") and cfg["n_train"] + cfg["val_size"] > avail:
         val_size = min(cfg["val_size"], avail // 4)
         cfg = {**cfg, "val_size": val_size, "n_train": avail - val_size}
     if cfg.get("train_fraction", 1.0) < 1.0:
