@@ -16,6 +16,8 @@ def demo(
 ) -> None:
     """Train a small model on offline data with the live monitor on, then show the findings.
 
+    Example: traindx demo --epochs 1 --out demo
+
     A healthy run and a deliberately broken one (learning rate far too high) run side by side; each run's
     signal record is written to OUT.
     """

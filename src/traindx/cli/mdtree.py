@@ -29,7 +29,10 @@ def mdtree_fit(
     ),
     out: Path = typer.Option(Path("tree.json"), help="Where to write the fitted tree (JSON)."),
 ) -> None:
-    """Fit an MD tree on a model-diagnosis table and save it as JSON."""
+    """Fit an MD tree on a model-diagnosis table and save it as JSON.
+
+    Example: traindx mdtree fit --question width_vs_batch --out tree.json
+    """
     from traindx.landscape import MDTree, read_model_diagnosis_csv
 
     output_file(out, "--out")
@@ -70,7 +73,10 @@ def mdtree_diagnose(
     ),
     trace_probes: int = typer.Option(100, min=1, help="Most Hutchinson probes for the Hessian trace."),
 ) -> None:
-    """Diagnose a trained model from its loss landscape: which knob to turn, with the tree's path in words."""
+    """Diagnose a trained model from its loss landscape: which knob to turn, with the tree's path in words.
+
+    Example: traindx mdtree diagnose --model a.pt --arch a.json --model2 b.pt --data mnist
+    """
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table

@@ -31,6 +31,8 @@ def sweep(
 
     Exit status: 0 when every run finished (or was already in the store), 1 when some runs failed, 3 when
     every run tried failed, 2 for bad input, 130 when interrupted.
+
+    Example: traindx sweep examples/mnist_meta.toml --store runs.duckdb --workers 2
     """
     from rich.progress import (
         BarColumn,
