@@ -3,11 +3,11 @@
 Each importer of :data:`traindx.store.importers.IMPORTERS` is asked in turn whether it reads ``source``; the first
 that does loads it. In that order:
 
+* a transformers Trainer's ``trainer_state.json`` or its ``output_dir``
 * a Keras ``History``, its ``history`` dict, or that dict saved as JSON
 * ``"mlflow:<tracking-uri>"``, an MLflow SQLite file (``mlflow.db``) or an ``mlruns`` folder
 * a DuckDB file written by ``traindx sweep --store`` (recognised by its header, any suffix)
 * a Parquet file or folder (a tidy curve table, a corpus's ``<name>_epochs.parquet``, an exported store)
-* a transformers Trainer's ``trainer_state.json`` or its ``output_dir``
 * a W&B offline run folder, its ``.wandb`` file, or a ``wandb/`` folder
 * a Lightning ``lightning_logs/`` folder (every ``version_*/metrics.csv``, step rows averaged per epoch)
 * a TensorBoard log dir or event file

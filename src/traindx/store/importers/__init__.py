@@ -10,7 +10,7 @@ Example:
     >>> canonical_metric("val_accuracy")
     'val_acc'
     >>> [imp.name for imp in IMPORTERS]  # doctest: +NORMALIZE_WHITESPACE
-    ['keras', 'mlflow', 'store', 'parquet', 'transformers', 'wandb', 'lightning', 'tensorboard', 'wandb-csv',
+    ['transformers', 'keras', 'mlflow', 'store', 'parquet', 'wandb', 'lightning', 'tensorboard', 'wandb-csv',
      'jsonl', 'csv']
 """
 
@@ -29,11 +29,11 @@ from traindx.store.importers.wandb_csv import WandbCsvImporter, load_wandb_csv
 from traindx.store.importers.wandb_offline import WandbOfflineImporter, load_wandb_offline
 
 IMPORTERS: tuple[Importer, ...] = (
+    TrainerStateImporter(),
     KerasHistoryImporter(),
     MlflowImporter(),
     StoreImporter(),
     ParquetImporter(),
-    TrainerStateImporter(),
     WandbOfflineImporter(),
     LightningImporter(),
     TensorBoardImporter(),

@@ -48,6 +48,13 @@ _RUN_FACTS = {"num_train_epochs": "max_epochs", "train_batch_size": "batch_size"
               "global_step": "global_step"}  # fmt: skip
 
 
+def _has_log_history(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8")).get("log_history"), list)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _state_files(root: Path) -> dict[Path, Path]:
     """Run folder -> the state file to read: its own, else its latest checkpoint's."""
     if root.is_file():
@@ -131,7 +138,7 @@ class TrainerStateImporter(Importer):
         if path is None:
             return False
         if path.is_file():
-            return path.name == STATE_FILE
+            return path.name == STATE_FILE or (path.suffix == ".json" and _has_log_history(path))
         patterns = (
             STATE_FILE,
             f"checkpoint-*/{STATE_FILE}",

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from traindx.errors import InputError
-from traindx.store.importers.base import Importer, as_path, read_text
+from traindx.store.importers.base import Importer, as_path, plain_suffix, read_text
 from traindx.store.importers.names import canonical_metric, expected_names
 
 
@@ -114,12 +114,8 @@ class KerasHistoryImporter(Importer):
         if is_keras_history(source) or isinstance(source, dict):
             return True
         path = as_path(source)
-        if path is None or not path.is_file() or path.suffix.lower() != ".json":
-            return False
-        try:
-            return _history_dict(json.loads(path.read_text(encoding="utf-8"))) is not None
-        except (OSError, ValueError):
-            return path.name != "trainer_state.json"  # a broken History JSON still gets this reader's error
+        # any other JSON file: a broken or foreign one gets this reader's error naming what a History is
+        return path is not None and path.is_file() and plain_suffix(path) == ".json"
 
     def load(self, source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         if is_keras_history(source) or isinstance(source, dict):

@@ -64,8 +64,10 @@ def _hparams(folder: Path) -> dict:
     path = folder / "hparams.yaml"
     if not path.is_file():
         return {}
-    import yaml
-
+    try:
+        import yaml
+    except ImportError:  # PyYAML comes with Lightning; without it only the hyperparameters are missing
+        return {}
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError):
