@@ -119,3 +119,14 @@ def test_percent_accuracies_noted_or_forced(tmp_path, small_default):
     assert json.loads(out.read_text()) == detected
     res = CliRunner().invoke(app, ["diagnose", str(path), "--no-percent"])
     assert res.exit_code == 2 and "looks like percent" in res.output
+
+
+def test_many_runs_get_one_summary_row_each(tmp_path, small_default):
+    path = tmp_path / "curves.csv"
+    _curves(12, seed=4).to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["diagnose", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "12 runs" in res.output and "run run0" not in res.output  # a summary, not twelve tables
+    assert all(f"run{i} " in res.output for i in range(12)) and "--details" in res.output
+    res = CliRunner().invoke(app, ["diagnose", str(path), "--details"])
+    assert "run run11" in res.output
