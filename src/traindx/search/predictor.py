@@ -174,11 +174,13 @@ class PerformancePredictor(RegressorMixin, BaseEstimator):
                 n_jobs=1,
                 verbose=-1,
             )
+        from sklearn.impute import SimpleImputer
         from sklearn.linear_model import BayesianRidge
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(StandardScaler(), BayesianRidge())
+        # an unknown task's meta-features are missing: the linear model reads them as the training mean
+        return make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler(), BayesianRidge())
 
     def _weight_kw(self, w: np.ndarray) -> dict:
         if self.model == "linear":
