@@ -9,6 +9,15 @@
 
 Run (about 20 minutes on 2 busy cores):
     TRAINDX_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/search.py --pool 100 --seeds 3
+
+``--space user``: a user's own 7-parameter MLP space (learning_rate, num_layers, max_units, dropout, batch_size,
+weight_decay, momentum: names the shipped corpus never uses) on small PMLB tasks of the task layer. Each task's
+pool of random configurations is trained for real once (cached in a DuckDB store); a study is then replayed on
+the pool: a proposal scores the validation accuracy of the pool configuration nearest to it (unit cube, log
+scale where the distribution is log). Scores are normalised per task so that 0 is the pool's median and 1 its
+best. Methods: MetaSampler as a new user gets it (shipped corpus only), with no knowledge at all, and
+warm-started from the pools of the user's OTHER tasks in the same space (leave-task-out); TPE and random.
+    OMP_NUM_THREADS=1 TRAINDX_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/search.py --space user
 """
 
 from __future__ import annotations
@@ -27,7 +36,15 @@ from scipy.stats import kendalltau, spearmanr
 from sklearn.model_selection import KFold
 
 from traindx.experiments.runner import run_experiment, run_id
-from traindx.search import MetaSampler, PerformancePredictor, sample_candidates, score_candidates, targets
+from traindx.search import (
+    MetaSampler,
+    PerformancePredictor,
+    TransferSurrogate,
+    knowledge,
+    sample_candidates,
+    score_candidates,
+    targets,
+)
 from traindx.store import RunStore
 
 torch.set_num_threads(1)
@@ -167,8 +184,209 @@ def report_ranks_and_speed(pools) -> None:
         print(f"rep {rep}: 1M scored in {t3 - t2:.2f}s; 10k in {t2 - t1:.3f}s (ratio {ratio:.0f}x)")
 
 
+# --- the user's own space on PMLB tasks -------------------------------------------------------------------
+USER_SPACE = {
+    "learning_rate": FloatDistribution(1e-4, 0.3, log=True),
+    "num_layers": IntDistribution(1, 4),
+    "max_units": IntDistribution(8, 256, log=True),
+    "dropout": FloatDistribution(0.0, 0.5),
+    "batch_size": IntDistribution(16, 256, log=True),
+    "weight_decay": FloatDistribution(1e-6, 1e-2, log=True),
+    "momentum": FloatDistribution(0.0, 0.95),
+}
+USER_CACHE = Path(os.environ.get("TRAINDX_BENCH_USER_STORE", ".traindx-cache/bench_search_user.duckdb"))
+USER_EPOCHS = 10
+
+
+def user_tasks(n_tasks: int) -> list[str]:
+    """Small PMLB tasks by a fixed rule (200-1000 training rows, <= 50 features), spread over name order."""
+    import traindx as tdx
+
+    small = []
+    for name in tdx.tasks.list("tabular"):
+        if tdx.tasks.info(name).source != "pmlb":
+            continue
+        t = tdx.tasks.load(name)
+        if 200 <= t.n_train <= 1000 and t.input_shape[0] <= 50:
+            small.append(name)
+    step = max(1, len(small) // n_tasks)
+    return small[::step][:n_tasks]
+
+
+def user_config(task: str, n: int, params: dict) -> dict:
+    """The runner's config of a user-space trial (the user's names mapped onto the runner's)."""
+    n_train = int(0.6 * n)
+    return {
+        "dataset": task, "model": "mlp", "optimizer": "sgd", "epochs": USER_EPOCHS, "seed": 0,
+        "n_train": n_train, "val_size": n - n_train, "eval_subset": n,
+        "lr": float(params["learning_rate"]), "depth": int(params["num_layers"]),
+        "width": int(params["max_units"]), "dropout": float(params["dropout"]),
+        "batch_size": int(params["batch_size"]), "weight_decay": float(params["weight_decay"]),
+        "momentum": float(params["momentum"]),
+    }  # fmt: skip
+
+
+def user_pools(tasks: list[str], n_pool: int) -> dict[str, pd.DataFrame]:
+    """Per task: ``n_pool`` random user-space configurations and their validation accuracy (trained once)."""
+    import traindx as tdx
+
+    USER_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    store = RunStore(USER_CACHE)
+    done = store.finished_ids()
+    out = {}
+    for ti, task in enumerate(tasks):
+        n = tdx.tasks.load(task).n_train
+        cand = sample_candidates(USER_SPACE, n_pool, seed=2024)
+        ids = []
+        t0 = time.perf_counter()
+        for i in range(n_pool):
+            ids.append(train(store, user_config(task, n, cand.iloc[i].to_dict()), done))
+        print(
+            f"pool {ti + 1}/{len(tasks)} {task}: {n_pool} runs, {time.perf_counter() - t0:.0f}s", flush=True
+        )
+        acc = targets(store.curves()).reindex(ids)["final"].to_numpy()
+        out[task] = cand.assign(value=np.nan_to_num(acc, nan=0.0))
+    return out
+
+
+def _unit(table: pd.DataFrame) -> np.ndarray:
+    cols = []
+    for name, d in USER_SPACE.items():
+        x = table[name].to_numpy(dtype=float)
+        lo, hi = float(d.low), float(d.high)
+        if d.log:
+            x, lo, hi = np.log(x), np.log(lo), np.log(hi)
+        cols.append((x - lo) / (hi - lo))
+    return np.column_stack(cols)
+
+
+def replay(pool: pd.DataFrame, sampler, budget: int) -> list[float]:
+    """Best-so-far normalised score of a study replayed on the pool (nearest pool configuration)."""
+    U = _unit(pool)
+    vals = pool["value"].to_numpy()
+    med, best = float(np.median(vals)), float(vals.max())
+
+    def objective(trial):
+        params = {}
+        for name, d in USER_SPACE.items():
+            if isinstance(d, IntDistribution):
+                params[name] = trial.suggest_int(name, d.low, d.high, log=d.log)
+            else:
+                params[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
+        u = _unit(pd.DataFrame([params]))[0]
+        return float(vals[int(np.argmin(((U - u) ** 2).sum(1)))])
+
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=budget)
+    raw = np.maximum.accumulate([t.value for t in study.trials])
+    return list((raw - med) / max(best - med, 1e-9))
+
+
+def user_space_benchmark(args) -> None:
+    t0 = time.perf_counter()
+    tasks = user_tasks(args.tasks)
+    print(f"tasks ({len(tasks)}): {', '.join(tasks)}")
+    pools = user_pools(tasks, args.pool)
+    print(f"pools ready in {time.perf_counter() - t0:.0f}s")
+    if args.skip_search:
+        return
+    budgets = sorted({20, args.budget})
+    methods = ("meta_cold", "meta_none", "meta_warm", "tpe", "random")
+    curves: dict[str, list[list[float]]] = {m: [] for m in methods}
+    rows = []
+    for task in tasks:
+        others = [
+            knowledge.Source(o, p[list(USER_SPACE)], p["value"].rank(pct=True).to_numpy())
+            for o, p in pools.items()
+            if o != task
+        ]
+        for seed in range(args.seeds):
+            samplers = {
+                "meta_cold": MetaSampler(search_space=USER_SPACE, base={"dataset": task}, seed=seed),
+                "meta_none": MetaSampler(search_space=USER_SPACE, knowledge=[], task=task, seed=seed),
+                "meta_warm": MetaSampler(search_space=USER_SPACE, knowledge=others, task=task, seed=seed),
+                "tpe": optuna.samplers.TPESampler(seed=seed),
+                "random": optuna.samplers.RandomSampler(seed=seed),
+            }
+            for m, sampler in samplers.items():
+                c = replay(pools[task], sampler, max(budgets))
+                curves[m].append(c)
+                rows.append({"task": task, "seed": seed, "method": m, **{f"B{b}": c[b - 1] for b in budgets}})
+        print(f"{task}: done ({time.perf_counter() - t0:.0f}s)", flush=True)
+    table = pd.DataFrame(rows)
+    print(f"\n## user space on {len(tasks)} PMLB tasks, {args.seeds} seeds: normalised best (0 = pool median, "
+          "1 = pool best), median over tasks of the per-task median over seeds")  # fmt: skip
+    per_task = table.groupby(["method", "task"]).median(numeric_only=True)
+    for b in budgets:
+        meds = {m: float(per_task.loc[m, f"B{b}"].median()) for m in methods}
+        wins = {m: int((per_task.loc[m, f"B{b}"] >= per_task.loc["random", f"B{b}"]).sum()) for m in methods}
+        line = " ".join(f"{m}={v:.3f}" for m, v in meds.items())
+        print(f"B={b:2d} {line}")
+        print("      tasks where >= random: " + " ".join(f"{m}={wins[m]}/{len(tasks)}" for m in methods))
+    print(f"total {time.perf_counter() - t0:.0f}s")
+    if not args.skip_speed:
+        user_space_speed(pools, tasks)
+
+
+def user_space_speed(pools: dict[str, pd.DataFrame], tasks: list[str]) -> None:
+    """1M candidates scored by the transfer surrogate; sample_relative at 100 trials, MetaSampler vs TPE."""
+    task = tasks[0]
+    others = [
+        knowledge.Source(o, p[list(USER_SPACE)], p["value"].rank(pct=True).to_numpy())
+        for o, p in pools.items()
+        if o != task
+    ]
+    sur = TransferSurrogate(USER_SPACE, others)
+    pool = pools[task]
+    sur.fit(pool[list(USER_SPACE)].iloc[:100], pool["value"].iloc[:100])
+    print(
+        "\n## speed: 1M candidates drawn, featurized and scored (7 source forests + own forest, 30 trees each)"
+    )
+    for rep in range(3):
+        t1 = time.perf_counter()
+        cand = sample_candidates(USER_SPACE, 10_000, seed=rep)
+        sur.predict(cand)
+        t2 = time.perf_counter()
+        cand = sample_candidates(USER_SPACE, 1_000_000, seed=rep)
+        mean, std = sur.predict(cand)
+        int(np.argmax(mean + std))
+        t3 = time.perf_counter()
+        print(f"rep {rep}: 1M in {t3 - t2:.2f}s; 10k in {t2 - t1:.3f}s")
+    print("\n## speed: sample_relative at 100 finished trials (median of 20 calls, same study for both)")
+    study = optuna.create_study(direction="maximize")
+    for i in range(100):
+        params = pool[list(USER_SPACE)].iloc[i % len(pool)].to_dict()
+        params = {
+            k: int(v) if isinstance(USER_SPACE[k], IntDistribution) else float(v) for k, v in params.items()
+        }
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=USER_SPACE, value=float(pool["value"].iloc[i])
+            )
+        )
+    for name, sampler in [
+        ("MetaSampler (warm)", MetaSampler(search_space=USER_SPACE, knowledge=others, task=task, seed=0)),
+        ("MetaSampler (shipped corpus)", MetaSampler(search_space=USER_SPACE, seed=0)),
+        ("TPESampler", optuna.samplers.TPESampler(seed=0)),
+    ]:
+        times = []
+        for _ in range(21):
+            trial = study.ask()
+            space = sampler.infer_relative_search_space(study, study._storage.get_trial(trial._trial_id))
+            frozen = study._storage.get_trial(trial._trial_id)
+            t1 = time.perf_counter()
+            sampler.sample_relative(study, frozen, space or USER_SPACE)
+            times.append(time.perf_counter() - t1)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        # the first call also builds the source forests once per study; the steady state is the median
+        print(f"{name:30s} median {np.median(times[1:]) * 1000:.0f} ms (first call {times[0] * 1000:.0f} ms)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--space", choices=("corpus", "user"), default="corpus")
+    ap.add_argument("--tasks", type=int, default=8, help="user space: PMLB tasks")
+    ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--pool", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budget", type=int, default=20)
@@ -176,6 +394,9 @@ def main() -> None:
     ap.add_argument("--skip-ranks", action="store_true", help="search only")
     ap.add_argument("--search-datasets", nargs="+", default=list(DATASETS))
     args = ap.parse_args()
+    if args.space == "user":
+        user_space_benchmark(args)
+        return
     CACHE.parent.mkdir(parents=True, exist_ok=True)
     store = RunStore(CACHE)
     t0 = time.perf_counter()

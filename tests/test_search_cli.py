@@ -43,3 +43,19 @@ def test_suggest_prints_untried_configs(tmp_path):
 def test_suggest_bad_input(tmp_path):
     res = CliRunner().invoke(app, ["suggest", "missing.toml", "--store", str(tmp_path / "none.duckdb")])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_suggest_trains_refits_and_suggests_again(tmp_path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SPEC)
+    db = tmp_path / "loop.duckdb"
+    res = CliRunner().invoke(
+        app, ["suggest", str(spec), "--store", str(db), "-n", "2", "--train", "--rounds", "2"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "round 1/2: 2 random configurations" in res.output  # empty store: explore first
+    assert "round 2/2: 2 most promising untried" in res.output  # then the predictor fitted on round 1
+    runs = RunStore(db, read_only=True).runs()
+    assert len(runs) == 4 and set(runs["status"]) == {"finished"}  # every trained run is in the store
+    res = CliRunner().invoke(app, ["suggest", str(spec), "--store", str(db), "--rounds", "2"])
+    assert res.exit_code == 2 and "add --train" in res.output

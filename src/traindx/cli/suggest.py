@@ -1,4 +1,5 @@
-"""``traindx suggest``: the untried configurations of a spec worth training next."""
+"""``traindx suggest``: the untried configurations of a spec worth training next, and optionally the loop
+suggest -> train -> refit -> suggest again, every run recorded in the store."""
 
 from __future__ import annotations
 
@@ -13,34 +14,94 @@ from traindx.cli.app import command, fail
 def suggest(
     spec: Path = typer.Argument(..., help="TOML sweep spec whose configurations are the candidates."),
     store: Path = typer.Option(Path("runs.duckdb"), help="DuckDB run store the predictor learns from."),
-    n: int = typer.Option(10, "-n", min=1, help="How many configurations to print."),
+    n: int = typer.Option(10, "-n", min=1, help="How many configurations to suggest (per round)."),
     kappa: float = typer.Option(0.0, help="Exploration: rank by predicted accuracy + kappa * uncertainty."),
+    train: bool = typer.Option(False, "--train", help="Train the suggested configurations into the store."),
+    rounds: int = typer.Option(1, min=1, help="With --train: suggest, train and refit this many times."),
+    workers: int = typer.Option(
+        0, min=0, help="With --train: parallel local training processes (0: train in this process)."
+    ),
+    seed: int = typer.Option(0, help="Seed of the first round's random picks when the store has no runs."),
 ) -> None:
-    """Print the N most promising untried configurations of SPEC, with predicted accuracy and uncertainty.
+    """Print the N most promising untried configurations of SPEC, with predicted accuracy and uncertainty;
+    with --train, train them, refit on the store and suggest again (--rounds).
 
-    Example: traindx suggest examples/mnist_meta.toml --store runs.duckdb -n 10
+    A store with fewer than two finished runs has nothing to learn from yet: the first round then trains N
+    configurations of the spec drawn at random.
+
+    Example: traindx suggest examples/mnist_meta.toml --store runs.duckdb -n 4 --train --rounds 3
     """
+    import numpy as np
+    import pandas as pd
     from rich.console import Console
-    from rich.table import Table
 
+    from traindx.experiments.runner import run_id
     from traindx.experiments.spec import load_spec
+    from traindx.experiments.sweep import run_sweep
     from traindx.search.candidates import suggest_untried
+    from traindx.search.predictor import targets
     from traindx.store import RunStore
 
-    if not store.is_file():
+    if rounds > 1 and not train:
+        fail(f"--rounds {rounds} repeats suggest -> train -> refit; add --train (or drop --rounds)")
+    if not store.is_file() and not train:
         fail(f"run store {store} not found; run `traindx sweep SPEC --store {store}` first or pass --store")
     console = Console()
     configs = load_spec(spec).configs
-    with console.status("fitting the performance predictor on the run store..."):
-        rs = RunStore(store, read_only=True)
-        runs, curves = rs.read()
-        top = suggest_untried(configs, runs, curves, n=n, kappa=kappa)
+    by_id = {run_id(c): c for c in configs}
+    rng = np.random.default_rng(seed)
+    for r in range(1, rounds + 1):
+        runs, curves = RunStore(store, read_only=True).read() if store.is_file() else (pd.DataFrame(), None)
+        finished = runs[runs["status"] == "finished"] if len(runs) else runs
+        title = f"round {r}/{rounds}: " if train else ""
+        if len(finished) < 2:
+            done = set(finished["run_id"]) if len(finished) else set()
+            todo = [i for i in by_id if i not in done]
+            if not todo:
+                fail("every configuration of the spec is already in the store; widen the spec's space")
+            picks = [todo[i] for i in rng.choice(len(todo), size=min(n, len(todo)), replace=False)]
+            top = pd.DataFrame([dict(by_id[i], run_id=i) for i in picks]).drop(
+                columns=["part"], errors="ignore"
+            )
+            top = top.assign(pred_acc=np.nan, pred_std=np.nan)
+            title += f"{len(top)} random configurations of {spec.name} (no runs to learn from yet)"
+        else:
+            with console.status("fitting the performance predictor on the run store..."):
+                top = suggest_untried(configs, runs, curves, n=n, kappa=kappa)
+            title += f"{len(top)} most promising untried configurations of {spec.name}"
+        _print(console, top, title)
+        if not train:
+            return
+        run_store = RunStore(store)
+        with console.status(f"training {len(top)} configurations into {store}..."):
+            summary = run_sweep([by_id[i] for i in top["run_id"]], run_store, workers=workers)
+        got = targets(run_store.curves())["final"] if summary.finished else pd.Series(dtype=float)
+        got = got.reindex(top["run_id"])
+        best = got.max()
+        console.print(
+            f"trained {summary.finished} ({summary.failed} failed) in {summary.wall_seconds:.1f}s; "
+            f"best val acc this round {best:.3f}; predicted-vs-real error "
+            f"{np.nanmean(np.abs(got.to_numpy() - top['pred_acc'].to_numpy())):.3f}"
+            if top["pred_acc"].notna().any() and got.notna().any()
+            else f"trained {summary.finished} ({summary.failed} failed) in {summary.wall_seconds:.1f}s"
+        )
+        if summary.interrupted:
+            typer.echo("interrupted: the runs already trained are in the store; rerun to continue")
+            raise typer.Exit(code=130)
+
+
+def _print(console, top, title: str) -> None:
+    from rich.table import Table
+
     shown = [c for c in top.columns if c not in ("run_id", "pred_acc", "pred_std", "score")]
     varying = [c for c in shown if top[c].astype(str).nunique() > 1] or shown[:6]
-    table = Table(title=f"{len(top)} most promising untried configurations of {spec.name}")
+    table = Table(title=title)
     for col in ["#", *varying, "predicted val acc", "+-", "run_id"]:
         table.add_column(col, justify="right" if col not in varying else "left")
-    for i, row in top.iterrows():
-        values = [f"{row[c]:.3g}" if isinstance(row[c], float) else str(row[c]) for c in varying]
-        table.add_row(str(i + 1), *values, f"{row.pred_acc:.3f}", f"{row.pred_std:.3f}", str(row.run_id))
+    for i, row in enumerate(top.itertuples(index=False)):
+        d = row._asdict()
+        values = [f"{d[c]:.3g}" if isinstance(d[c], float) else str(d[c]) for c in varying]
+        pred = "-" if d["pred_acc"] != d["pred_acc"] else f"{d['pred_acc']:.3f}"
+        std = "-" if d["pred_std"] != d["pred_std"] else f"{d['pred_std']:.3f}"
+        table.add_row(str(i + 1), *values, pred, std, str(d["run_id"]))
     console.print(table)
