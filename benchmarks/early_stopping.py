@@ -13,6 +13,12 @@ Methods: full training; patience-5 (restore best); Optuna MedianPruner and Hyper
 
 Run (after benchmarks/search.py has built its pool, or with --corpus pointing to corpus Parquet files):
     .venv/bin/python benchmarks/early_stopping.py --seeds 5
+
+``--frontier PLOT.png`` traces savings against regret for every method over the settings users turn
+(patience 2-8; MedianPruner warm-up; PercentilePruner 25-90; SuccessiveHalving min resource and reduction
+factor; Hyperband reduction factor; MetaPruner alpha) on the same replays and draws the frontier:
+    .venv/bin/python benchmarks/early_stopping.py --corpus src/traindx/data/corpus --seeds 3 \\
+        --frontier benchmarks/early_stopping_frontier.png
 """
 
 from __future__ import annotations
@@ -68,17 +74,26 @@ def load_pools(corpus: str | None, n_pool: int) -> dict[str, tuple[pd.DataFrame,
 
 
 def replay(
-    method: str, runs: pd.DataFrame, curves: dict, pred, seed: int, alpha: float = 0.05
+    method: str,
+    runs: pd.DataFrame,
+    curves: dict,
+    pred,
+    seed: int,
+    alpha: float = 0.05,
+    pruner=None,
+    patience: int | None = None,
 ) -> tuple[int, int, float, float]:
     """Returns (epochs trained, epochs in full, selected trial's test acc, full-study selection's test acc).
 
-    ``alpha`` is the MetaPruner's threshold on P(beat the best finished trial).
+    ``alpha`` is the MetaPruner's threshold on P(beat the best finished trial); ``pruner`` (an Optuna pruner)
+    and ``patience`` replace the method's own settings (the frontier sweeps them).
     """
     order = np.random.default_rng(seed).permutation(len(runs))
-    pruner = {
-        "median": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
-        "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
-    }.get(method)
+    if pruner is None:
+        pruner = {
+            "median": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+            "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
+        }.get(method)
     if method in ("meta_pruner", "es+meta_pruner"):
         pruner = MetaPruner(pred, n_warmup_steps=2, alpha=alpha)
     study = optuna.create_study(direction="maximize", pruner=pruner or optuna.pruners.NopPruner())
@@ -93,8 +108,8 @@ def replay(
         full.append((val[b], test[b]))
         cfg = {k: row[k] for k in runs.columns if k not in ("run_id",)}
         es = None
-        if method in ("patience5",):
-            es = tdx.EarlyStopping(patience=5, min_epochs=1)
+        if method in ("patience5",) or patience is not None:
+            es = tdx.EarlyStopping(patience=patience or 5, min_epochs=1)
         elif method in ("early_stopping", "es+meta_pruner"):
             es = tdx.EarlyStopping(predictor=pred, config=cfg)
         trial = study.ask()
@@ -150,6 +165,110 @@ def ceiling(runs: pd.DataFrame, curves: dict, pred, ks=(2, 3, 4)) -> None:
         )
 
 
+def frontier_settings() -> list[tuple[str, str, dict]]:
+    """(family, label, replay keyword arguments) of every point on the savings-vs-regret frontier: each
+    method over the settings its users turn (Optuna's defaults included)."""
+    P = optuna.pruners
+    out = [("full", "full", {"method": "full"})]
+    out += [("patience", f"patience {k}", {"method": "full", "patience": k}) for k in (2, 3, 5, 8)]
+    out += [
+        ("MedianPruner", f"median warmup {w}", {"method": "x", "pruner": P.MedianPruner(5, w)})
+        for w in (1, 2, 4)
+    ]
+    out += [
+        ("PercentilePruner", f"percentile {q}", {"method": "x", "pruner": P.PercentilePruner(q, 5, 2)})
+        for q in (25.0, 75.0, 90.0)
+    ]
+    out += [
+        (
+            "SuccessiveHalving",
+            f"SHA r={r} eta={e}",
+            {"method": "x", "pruner": P.SuccessiveHalvingPruner(r, e)},
+        )
+        for r in (1, 2)
+        for e in (2, 3, 4)
+    ]
+    out += [
+        ("Hyperband", f"hyperband eta={e}", {"method": "x", "pruner": P.HyperbandPruner(1, "auto", e)})
+        for e in (2, 3, 4)
+    ]
+    out += [
+        ("MetaPruner", f"meta alpha={a}", {"method": "meta_pruner", "alpha": a}) for a in (0.05, 0.2, 0.5)
+    ]
+    return out
+
+
+def frontier(pools: dict, seeds: int, plot: Path) -> None:
+    """Savings vs regret of every setting on the same replays (predictor of each dataset fitted on the other),
+    printed as a table and drawn to ``plot`` (PNG, matplotlib)."""
+    points = []
+    for ds in DATASETS:
+        other = [d for d in DATASETS if d != ds][0]
+        pred = PerformancePredictor(prefix=True, target="best", n_estimators=30).fit(*pools[other])
+        runs, c = pools[ds]
+        c = c.sort_values(["run_id", "epoch"])
+        curves = {
+            rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")
+        }
+        print(f"\n## frontier on {ds} (predictor fitted on {other} only), {seeds} shuffles", flush=True)
+        print(f"{'setting':22s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
+        for family, label, kw in frontier_settings():
+            kw = dict(kw)
+            proto = kw.pop("pruner", None)
+            res = []
+            for s in range(seeds):
+                fresh = None if proto is None else _fresh(proto)
+                res.append(replay(runs=runs, curves=curves, pred=pred, seed=s, pruner=fresh, **kw))
+            saved = 1 - sum(r[0] for r in res) / sum(r[1] for r in res)
+            regret = [100 * (r[3] - r[2]) for r in res]
+            points.append((ds, family, label, saved, float(np.mean(regret))))
+            print(f"{label:22s} {saved:12.1%} {np.mean(regret):16.2f} {np.max(regret):15.2f}", flush=True)
+        table = pd.DataFrame(points, columns=["dataset", "family", "label", "saved", "regret"])
+        t = table[table["dataset"] == ds]
+        med = t[t["label"] == "median warmup 2"].iloc[0]
+        meta = t[t["family"] == "MetaPruner"]
+        dom = meta[(meta["saved"] >= med["saved"]) & (meta["regret"] <= med["regret"])]
+        print(
+            f"MetaPruner settings dominating MedianPruner (warmup 2) on {ds}: "
+            f"{', '.join(dom['label']) if len(dom) else 'none'}"
+        )
+    _plot(pd.DataFrame(points, columns=["dataset", "family", "label", "saved", "regret"]), plot)
+
+
+def _fresh(pruner):
+    """A new pruner with the same settings (Optuna pruners keep per-study state)."""
+    import copy
+
+    return copy.deepcopy(pruner)
+
+
+def _plot(table: pd.DataFrame, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no frontier plot (pip install matplotlib)")
+        return
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        t = table[table["dataset"] == ds]
+        for family, g in t.groupby("family", sort=False):
+            g = g.sort_values("saved")
+            ax.plot(100 * g["saved"], g["regret"], marker="o", label=family)
+        ax.set_title(f"{ds}: predictor fitted on the other dataset")
+        ax.set_xlabel("epochs saved (%)")
+        ax.set_ylabel("regret (test accuracy points, mean over shuffles)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"frontier plot: {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
@@ -162,8 +281,12 @@ def main() -> None:
         default="",
         help="comma-separated MetaPruner alphas to trace its savings/regret frontier (default alpha: 0.05)",
     )
+    ap.add_argument("--frontier", type=Path, default=None, help="trace the frontier, draw it to this PNG")
     args = ap.parse_args()
     pools = load_pools(args.corpus, args.pool)
+    if args.frontier is not None:
+        frontier(pools, args.seeds, args.frontier)
+        return
     methods = args.methods.split(",")
     unknown = set(methods) - set(METHODS)
     if unknown:

@@ -249,6 +249,26 @@ def user_pools(tasks: list[str], n_pool: int) -> dict[str, pd.DataFrame]:
     return out
 
 
+def user_space_predictor(tasks: list[str], n_pool: int) -> None:
+    """Leave-task-out PerformancePredictor on the pools' run table (the runner's own config columns)."""
+    from traindx.search import leave_task_out
+
+    runs, curves = RunStore(USER_CACHE, read_only=True).read()
+    runs = runs[(runs["status"] == "finished") & runs["dataset"].isin(tasks)].reset_index(drop=True)
+    print(f"\n## predictor, leave-task-out over the {len(tasks)} pools ({len(runs)} runs)")
+    for model in ("forest", "boosting"):
+        table = leave_task_out(runs, curves, PerformancePredictor(model=model, n_estimators=30))
+        med = table.median(numeric_only=True)
+        print(
+            f"{model:9s} median over tasks: spearman={med['spearman']:.3f} "
+            f"sparse_kendall={med['sparse_kendall']:.3f} coverage80={med['coverage']:.2f}"
+        )
+        print(
+            "          per task: "
+            + " ".join(f"{t}={r:.2f}" for t, r in zip(table.task, table.spearman, strict=True))
+        )
+
+
 def _unit(table: pd.DataFrame) -> np.ndarray:
     cols = []
     for name, d in USER_SPACE.items():
@@ -288,6 +308,7 @@ def user_space_benchmark(args) -> None:
     print(f"tasks ({len(tasks)}): {', '.join(tasks)}")
     pools = user_pools(tasks, args.pool)
     print(f"pools ready in {time.perf_counter() - t0:.0f}s")
+    user_space_predictor(tasks, args.pool)
     if args.skip_search:
         return
     budgets = sorted({20, args.budget})

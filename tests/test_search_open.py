@@ -36,6 +36,9 @@ USER_SPACE = {
 }
 
 
+TASK = {"n_train": 500, "n_features": 12, "n_classes": 2, "lm_1nn": 0.8}
+
+
 def user_objective(params: dict) -> float:
     """Peaks at learning_rate 1e-2, 3 layers, adam; the rest matters little."""
     lr = np.log10(params["learning_rate"])
@@ -110,12 +113,13 @@ def _source(name: str, sign: float, seed: int) -> knowledge.Source:
     )
     params = configs.rename(columns={"lr": "learning_rate", "depth": "num_layers", "optimizer": "optim"})
     y = np.array([sign * user_objective(p) for p in params.to_dict("records")])
-    return knowledge.Source(name, configs, pd.Series(y).rank(pct=True).to_numpy(), meta={})
+    return knowledge.Source(name, configs, pd.Series(y).rank(pct=True).to_numpy(), meta=dict(TASK))
 
 
 def test_transfer_weights_follow_ranking_agreement():
     good, bad = _source("alike", 1.0, 0), _source("opposite", -1.0, 1)
-    s = TransferSurrogate(USER_SPACE, [good, bad], n_estimators=10)
+    s = TransferSurrogate(USER_SPACE, [good, bad], task=TASK, n_estimators=10)
+    assert s.trust_ == 1.0  # same meta-features: similarity 1 before any trial
     assert s.has_knowledge and {m.name for m in s.members} == {"alike", "opposite"}
     rng = np.random.default_rng(2)
     trials = pd.DataFrame(
@@ -129,12 +133,14 @@ def test_transfer_weights_follow_ranking_agreement():
         }
     )
     s.fit(trials, [user_objective(p) for p in trials.to_dict("records")])
-    assert s.weights_["alike"] > 0.3 and s.weights_["opposite"] == 0.0
+    # agreement shrunk towards the prior: the opposite source keeps only its 3 pseudo-trials' share
+    assert s.weights_["alike"] > 0.6 and s.weights_["opposite"] == pytest.approx(3 / 11)
 
 
 def test_meta_sampler_warm_started_from_another_space_finds_the_optimum_first():
     # the user's earlier study on another task spelled the parameters differently (lr, depth, optimizer)
-    sampler = MetaSampler(search_space=USER_SPACE, knowledge=[_source("alike", 1.0, 0)], seed=0)
+    # (both tasks described by the same meta-features: the source is fully trusted from the first trial)
+    sampler = MetaSampler(search_space=USER_SPACE, knowledge=[_source("alike", 1.0, 0)], task=TASK, seed=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(lambda t: user_objective(_suggest(t)), n_trials=2)
     assert study.trials[0].value > 0.85  # the first proposal already uses the other study's ranking

@@ -52,6 +52,7 @@ _NUMERIC_DEFAULTS = {
     "batch_size": 64,
     "weight_decay": 0.0,
     "momentum": 0.0,
+    "dropout": 0.0,
     "epochs": 26,
     "n_train": 1000,
     "imbalance": 1.0,
@@ -71,7 +72,7 @@ def feature_names(landmarkers: bool = True) -> list[str]:
     """
     names = [
         "log_lr", "log_batch", "log_wd", "momentum", "epochs", "log_n_train", "width", "depth",
-        "log_params", "imbalance", "label_noise", "shift_strength", "log_steps", "log_lr_per_batch",
+        "log_params", "imbalance", "label_noise", "shift_strength", "log_steps", "log_lr_per_batch", "dropout",
         "n_classes", "log_input_dim", "log_data_size",
     ]  # fmt: skip
     names += [f"model={m}" for m in MODELS] + [f"optimizer={o}" for o in OPTIMIZERS]
@@ -254,6 +255,7 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
         strength,
         np.log10(steps),
         np.log10(num["lr"] / num["batch_size"]),
+        num["dropout"],
     ]
     parts = [np.column_stack(cols).astype(np.float32), dinfo[data].astype(np.float32)]
     parts.append(_one_hot(model, len(MODELS)))

@@ -6,8 +6,9 @@ Feurer et al., 2018): before the study has results, a source's weight is its tas
 distance, :func:`~traindx.search.features.task_distance`) times the share of the space's parameters it
 varies; once ``min_agreement`` trials exist it is the Kendall agreement between the source's ranking of those
 trials and their real ranking, and the study's own forest is weighted by its out-of-fold agreement. A source
-that ranks the study's trials no better than chance gets weight 0, so with no transferable knowledge the
-surrogate is the study's own forest alone.
+that ranks the study's trials no better than chance loses its weight as trials accumulate, so with no
+transferable knowledge the surrogate is the study's own forest alone. ``trust_`` (the largest source weight, in
+[0, 1]) tells a sampler how often to follow the sources while it would otherwise still explore.
 
 Example:
     >>> import pandas as pd
@@ -36,6 +37,7 @@ from traindx.search.knowledge import Source
 # the least that can disagree at all), and to cross-validate the study's own forest
 MIN_AGREEMENT = 3
 MIN_OWN_CV = 5
+PRIOR_TRIALS = 3
 # rows of a source a forest learns from: the many-task corpus has thousands per task, a forest needs far fewer
 MAX_SOURCE_ROWS = 2000
 
@@ -64,7 +66,8 @@ class _Member:
     name: str
     cols: np.ndarray
     model: object
-    prior: float
+    prior: float  # task similarity in (0, 1]: exp(-d^2 / 2) of the meta-feature distance d
+    overlap: float  # share of the space's parameters the source varies
 
 
 class TransferSurrogate:
@@ -99,8 +102,9 @@ class TransferSurrogate:
             m = self._member(s)
             if m is not None:
                 self.members.append(m)
-        self.members = sorted(self.members, key=lambda m: -m.prior)[: int(max_sources)]
+        self.members = sorted(self.members, key=lambda m: -m.prior * m.overlap)[: int(max_sources)]
         self.weights_: dict[str, float] = {}
+        self.trust_ = max((m.prior for m in self.members), default=0.0)
 
     def _member(self, s: Source) -> _Member | None:
         X = self.featurizer.transform(s.configs)
@@ -120,8 +124,9 @@ class TransferSurrogate:
         trees = max(1, self.n_estimators // 3)
         model = _forest(trees, self.seed).fit(X[np.ix_(rows, cols)], s.value[rows])
         d = task_distance(self.task, s.meta_features()) if self.task else float("nan")
+        # a task nobody described counts as one scale unit away: neither alike nor unlike
         similarity = float(np.exp(-0.5 * d * d)) if np.isfinite(d) else float(np.exp(-0.5))
-        return _Member(s.name, cols, model, similarity * len(shared) / len(set(params)))
+        return _Member(s.name, cols, model, similarity, len(shared) / len(set(params)))
 
     @property
     def has_knowledge(self) -> bool:
@@ -132,19 +137,22 @@ class TransferSurrogate:
         """Refit the study's own forest on its finished ``configs`` and ``values`` (higher is better) and
         reweigh every source by how well it ranks them."""
         y = pd.Series(np.asarray(values, dtype=float)).rank(pct=True).to_numpy()
+        n = len(y)
         self.own_ = None
         weights = {m.name: m.prior for m in self.members}
-        if len(y) >= MIN_AGREEMENT:
+        if n >= MIN_AGREEMENT:
             X = self.featurizer.transform(configs)
             for m in self.members:
-                weights[m.name] = m.prior * max(_tau(m.model.predict(X[:, m.cols]), y), 0.0)
+                # the agreement seen on n trials, shrunk towards the similarity prior by PRIOR_TRIALS
+                # pseudo-trials: three trials' Kendall tau is too coarse to trust on its own
+                tau = max(_tau(m.model.predict(X[:, m.cols]), y), 0.0)
+                weights[m.name] = (PRIOR_TRIALS * m.prior + n * tau) / (PRIOR_TRIALS + n)
             self.own_ = _forest(self.n_estimators, self.seed).fit(np.nan_to_num(X, nan=-1.0), y)
             weights["own"] = self._own_agreement(X, y)
             if not any(w > 0 for w in weights.values()):
-                weights["own"] = (
-                    1.0  # nothing transfers and the own forest is still unproven: exploit it anyway
-                )
+                weights["own"] = 1.0  # nothing transfers, the own forest is unproven: exploit it anyway
         self.weights_ = weights
+        self.trust_ = max((weights.get(m.name, 0.0) for m in self.members), default=0.0)
         return self
 
     def _own_agreement(self, X: np.ndarray, y: np.ndarray) -> float:

@@ -6,10 +6,11 @@ Optuna studies, matched to the study's parameters by canonical name (learning_ra
 (:class:`~traindx.search.surrogate.TransferSurrogate`). Each proposal scores a fresh random candidate set by
 an upper confidence bound (mean + kappa * std; Srinivas et al., ICML 2010).
 
-With no transferable knowledge it explores first (``n_startup_trials`` random trials, Optuna TPE's default of
-10) and then exploits a forest on its own trials; a share ``random_fraction`` of later proposals stays random
-(SMAC's interleaved random configurations, probability 0.2 in SMAC3's HPO facade), so a misleading surrogate
-cannot keep it from covering the space.
+During the first ``n_startup_trials`` (Optuna TPE's default of 10) it follows the sources only as often as
+they are trusted (task similarity, then agreement with the study's trials) and otherwise draws at random, so
+with no transferable knowledge it explores first and then exploits a forest on its own trials; a share
+``random_fraction`` of later proposals stays random (SMAC's interleaved random configurations, probability 0.2
+in SMAC3's HPO facade), so a misleading surrogate cannot keep it from covering the space.
 
 Example:
     >>> import optuna
@@ -154,12 +155,12 @@ class MetaSampler(SurrogateSampler):
         if surrogate is None:
             return {}
         n_done = self._fitted_on
-        transfers = any(w > 0 for k, w in surrogate.weights_.items() if k != "own") or (
-            n_done < 3 and surrogate.has_knowledge
-        )
-        if not transfers and n_done < self.n_startup_trials:
-            return {}  # nothing to go on yet: explore at random
-        if n_done > 0 and self._rng.random() < self.random_fraction:
+        if n_done < self.n_startup_trials:
+            # still exploring: follow the sources as often as they are trusted (their task similarity, then
+            # their agreement with this study's trials), else draw at random
+            if self._rng.random() >= surrogate.trust_:
+                return {}
+        elif self._rng.random() < self.random_fraction:
             return {}
         seed = int(self._rng.integers(2**31))
         cand = sample_candidates(search_space, self.n_candidates, seed=seed)
