@@ -198,18 +198,22 @@ def frontier_settings() -> list[tuple[str, str, dict]]:
     return out
 
 
+def held_out(pools: dict, ds: str) -> tuple[str, PerformancePredictor, pd.DataFrame, dict]:
+    """(the other dataset, a prefix predictor fitted on it only, ``ds``'s runs, their val/test curves)."""
+    other = [d for d in DATASETS if d != ds][0]
+    pred = PerformancePredictor(prefix=True, target="best", n_estimators=30).fit(*pools[other])
+    runs, c = pools[ds]
+    c = c.sort_values(["run_id", "epoch"])
+    curves = {rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")}
+    return other, pred, runs, curves
+
+
 def frontier(pools: dict, seeds: int, plot: Path) -> None:
     """Savings vs regret of every setting on the same replays (predictor of each dataset fitted on the other),
     printed as a table and drawn to ``plot`` (PNG, matplotlib)."""
     points = []
     for ds in DATASETS:
-        other = [d for d in DATASETS if d != ds][0]
-        pred = PerformancePredictor(prefix=True, target="best", n_estimators=30).fit(*pools[other])
-        runs, c = pools[ds]
-        c = c.sort_values(["run_id", "epoch"])
-        curves = {
-            rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")
-        }
+        other, pred, runs, curves = held_out(pools, ds)
         print(f"\n## frontier on {ds} (predictor fitted on {other} only), {seeds} shuffles", flush=True)
         print(f"{'setting':22s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
         for family, label, kw in frontier_settings():
@@ -293,13 +297,7 @@ def main() -> None:
         ap.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
     print(f"runs: {{{', '.join(f'{d}: {len(p[0])}' for d, p in pools.items())}}}")
     for ds in DATASETS:
-        other = [d for d in DATASETS if d != ds][0]
-        pred = PerformancePredictor(prefix=True, target="best", n_estimators=30).fit(*pools[other])
-        runs, c = pools[ds]
-        c = c.sort_values(["run_id", "epoch"])
-        curves = {
-            rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")
-        }
+        other, pred, runs, curves = held_out(pools, ds)
         print(f"\n## {ds} (predictor fitted on {other} only), {args.seeds} shuffles")
         if args.ceiling:
             ceiling(runs, curves, pred)
