@@ -19,6 +19,8 @@ Run (after benchmarks/search.py has built its pool, or with --corpus pointing to
 factor; Hyperband reduction factor; MetaPruner alpha) on the same replays and draws the frontier:
     .venv/bin/python benchmarks/early_stopping.py --corpus src/traindx/data/corpus --seeds 3 \\
         --frontier benchmarks/early_stopping_frontier.png
+and ``--user-pools`` does the same on the PMLB pools of ``benchmarks/search.py --space user`` (tasks the
+shipped corpus never saw) with the predictor ``MetaPruner()`` fits by default.
 """
 
 from __future__ import annotations
@@ -208,35 +210,67 @@ def held_out(pools: dict, ds: str) -> tuple[str, PerformancePredictor, pd.DataFr
     return other, pred, runs, curves
 
 
-def frontier(pools: dict, seeds: int, plot: Path) -> None:
-    """Savings vs regret of every setting on the same replays (predictor of each dataset fitted on the other),
-    printed as a table and drawn to ``plot`` (PNG, matplotlib)."""
+def frontier(panels: list[tuple[str, str, list]], seeds: int, plot: Path) -> None:
+    """Savings vs regret of every setting on the same replays, printed and drawn to ``plot`` (PNG).
+
+    ``panels``: (name, how its predictor was fitted, [(runs, curves, predictor), ...]); a panel of several
+    tasks sums epochs over them and averages regret over tasks and shuffles.
+    """
     points = []
-    for ds in DATASETS:
-        other, pred, runs, curves = held_out(pools, ds)
-        print(f"\n## frontier on {ds} (predictor fitted on {other} only), {seeds} shuffles", flush=True)
+    for panel, how, sets in panels:
+        print(f"\n## frontier on {panel} ({how}), {seeds} shuffles", flush=True)
         print(f"{'setting':22s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
         for family, label, kw in frontier_settings():
             kw = dict(kw)
             proto = kw.pop("pruner", None)
             res = []
-            for s in range(seeds):
-                fresh = None if proto is None else _fresh(proto)
-                res.append(replay(runs=runs, curves=curves, pred=pred, seed=s, pruner=fresh, **kw))
+            for runs, curves, pred in sets:
+                for s in range(seeds):
+                    fresh = None if proto is None else _fresh(proto)
+                    res.append(replay(runs=runs, curves=curves, pred=pred, seed=s, pruner=fresh, **kw))
             saved = 1 - sum(r[0] for r in res) / sum(r[1] for r in res)
             regret = [100 * (r[3] - r[2]) for r in res]
-            points.append((ds, family, label, saved, float(np.mean(regret))))
+            points.append((panel, family, label, saved, float(np.mean(regret))))
             print(f"{label:22s} {saved:12.1%} {np.mean(regret):16.2f} {np.max(regret):15.2f}", flush=True)
         table = pd.DataFrame(points, columns=["dataset", "family", "label", "saved", "regret"])
-        t = table[table["dataset"] == ds]
+        t = table[table["dataset"] == panel]
         med = t[t["label"] == "median warmup 2"].iloc[0]
         meta = t[t["family"] == "MetaPruner"]
         dom = meta[(meta["saved"] >= med["saved"]) & (meta["regret"] <= med["regret"])]
         print(
-            f"MetaPruner settings dominating MedianPruner (warmup 2) on {ds}: "
+            f"MetaPruner settings dominating MedianPruner (warmup 2) on {panel}: "
             f"{', '.join(dom['label']) if len(dom) else 'none'}"
         )
-    _plot(pd.DataFrame(points, columns=["dataset", "family", "label", "saved", "regret"]), plot)
+    _plot(pd.DataFrame(points, columns=["dataset", "family", "label", "saved", "regret"]), plot, panels)
+
+
+def corpus_panels(pools: dict) -> list[tuple[str, str, list]]:
+    out = []
+    for ds in DATASETS:
+        other, pred, runs, curves = held_out(pools, ds)
+        out.append((ds, f"predictor fitted on {other} only", [(runs, curves, pred)]))
+    return out
+
+
+def user_panels() -> list[tuple[str, str, list]]:
+    """The PMLB pools of ``benchmarks/search.py --space user``, with the predictor MetaPruner() fits by
+    default: on the shipped corpus, which holds none of these tasks (nor tables at all)."""
+    from search import USER_CACHE
+
+    from traindx.search import load_corpus
+
+    pred = PerformancePredictor(prefix=True, target="best").fit(*load_corpus())
+    runs, curves = RunStore(USER_CACHE, read_only=True).read()
+    runs = runs[runs["status"] == "finished"]
+    sets = []
+    for _, r in runs.groupby("dataset"):
+        r = r.reset_index(drop=True)
+        c = curves[curves["run_id"].isin(r["run_id"])].sort_values(["run_id", "epoch"])
+        cur = {rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")}
+        sets.append(
+            (r.drop(columns=[k for k in r.columns if k.endswith("seconds") or k == "error"]), cur, pred)
+        )
+    return [(f"{len(sets)} PMLB tasks", "MetaPruner()'s predictor: shipped corpus, no table task", sets)]
 
 
 def _fresh(pruner):
@@ -246,7 +280,7 @@ def _fresh(pruner):
     return copy.deepcopy(pruner)
 
 
-def _plot(table: pd.DataFrame, path: Path) -> None:
+def _plot(table: pd.DataFrame, path: Path, panels: list) -> None:
     try:
         import matplotlib
 
@@ -262,7 +296,7 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
         for family, g in t.groupby("family", sort=False):
             g = g.sort_values("saved")
             ax.plot(100 * g["saved"], g["regret"], marker="o", label=family)
-        ax.set_title(f"{ds}: predictor fitted on the other dataset")
+        ax.set_title(f"{ds}: {dict((p[0], p[1]) for p in panels)[ds]}", fontsize=9)
         ax.set_xlabel("epochs saved (%)")
         ax.set_ylabel("regret (test accuracy points, mean over shuffles)")
         ax.grid(alpha=0.3)
@@ -286,10 +320,14 @@ def main() -> None:
         help="comma-separated MetaPruner alphas to trace its savings/regret frontier (default alpha: 0.05)",
     )
     ap.add_argument("--frontier", type=Path, default=None, help="trace the frontier, draw it to this PNG")
+    ap.add_argument(
+        "--user-pools", action="store_true", help="frontier on the PMLB pools of search.py --space user"
+    )
     args = ap.parse_args()
-    pools = load_pools(args.corpus, args.pool)
+    pools = {} if args.user_pools else load_pools(args.corpus, args.pool)
     if args.frontier is not None:
-        frontier(pools, args.seeds, args.frontier)
+        panels = user_panels() if args.user_pools else corpus_panels(pools)
+        frontier(panels, args.seeds, args.frontier)
         return
     methods = args.methods.split(",")
     unknown = set(methods) - set(METHODS)
