@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before anything imports keras
 
@@ -155,6 +156,14 @@ def test_mlflow_metric_history_csv_export(mlflow_store, tmp_path):
     _, curves = load_runs(tmp_path / "history.csv")
     curves = curves.assign(run_id=curves["run_id"].map(ids)).sort_values(["run_id", "epoch"])
     _assert_same(curves)
+
+
+def test_mlflow_sqlite_file_loads_without_a_uri(mlflow_store):
+    uri, ids = mlflow_store
+    db = Path(uri.removeprefix("sqlite:///"))
+    runs, curves = load_runs(db)  # the mlflow.db itself, recognised by its tables
+    assert sorted(runs["run_name"]) == ["run_a", "run_b"]
+    pd.testing.assert_frame_equal(curves, load_runs(uri if uri.startswith("mlflow:") else f"mlflow:{uri}")[1])
 
 
 def test_mlflow_bad_input(mlflow_store):
