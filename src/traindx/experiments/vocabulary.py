@@ -89,12 +89,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "batch_size": ("batchsize", "batch", "bs", "per_device_train_batch_size"),
     "weight_decay": ("wd", "l2", "weightdecay", "decay"),
     "depth": ("num_layers", "n_layers", "layers", "n_hidden_layers"),
-    "width": ("max_units", "units", "hidden_size", "n_units", "hidden_dim", "channels"),
-    "dropout": ("dropout_rate", "drop_rate", "p_dropout"),
+    "width": ("max_units", "units", "hidden", "hidden_size", "n_units", "hidden_dim", "channels"),
+    "dropout": ("max_dropout", "dropout_rate", "drop_rate", "p_dropout"),
     "epochs": ("num_epochs", "n_epochs", "num_train_epochs", "max_epochs"),
     "momentum": ("beta1",),
     "optimizer": ("optim", "opt", "optimizer_name"),
     "activation": ("act", "activation_fn", "nonlinearity"),
+    "warmup": ("warmup_steps", "warmup_epochs", "warmup_ratio", "warmup_frac"),
     "dataset": ("task", "data"),
 }
 _LOOKUP = {syn: canon for canon, syns in SYNONYMS.items() for syn in syns}
