@@ -38,6 +38,12 @@ def wandb_dir(tmp_path_factory):
                     run.log({"train/loss": loss, "epoch": epoch})
                 run.log({**_values(run_no, epoch), "epoch": epoch})
         truth[name] = losses
+    # as transformers' WandbCallback logs: fractional train/epoch (1.0 = end of the first epoch), eval/ keys
+    with wandb.init(project="hf", name="trainer", dir=str(root / "hf")) as run:
+        for step in range(1, 9):
+            run.log({"train/loss": 1.0 / step, "train/epoch": step / 4, "train/global_step": step})
+            if step % 4 == 0:
+                run.log({"eval/accuracy": 0.3 * step / 4, "train/epoch": step / 4})
     wandb.teardown()  # the service process writes the run logs; it has flushed them once it has exited
     return root, truth
 
@@ -57,6 +63,16 @@ def test_wandb_offline_runs(wandb_dir):
         _, part = tdx.load_runs(source)
         assert set(part["run_id"]) <= {"baseline", "wider"}
     assert tdx.load_runs(one)[1]["run_id"].unique().tolist() == ["wider"]
+
+
+def test_wandb_fractional_epochs_as_the_trainer_logs_them(wandb_dir):
+    root, _ = wandb_dir
+    _, curves = tdx.load_runs(root / "hf")
+    assert curves["epoch"].tolist() == [1, 2]
+    np.testing.assert_allclose(
+        curves["train_loss"], [np.mean([1, 1 / 2, 1 / 3, 1 / 4]), np.mean([1 / 5, 1 / 6, 1 / 7, 1 / 8])]
+    )
+    np.testing.assert_allclose(curves["val_acc"], [0.3, 0.6])
 
 
 def test_wandb_chart_csv_download(wandb_dir, tmp_path):
