@@ -49,8 +49,8 @@ class HessianEstimate(float):
     ``stderr``: standard error of a stochastic trace estimate (0 when exact or deterministic).
     ``bound``: half-width of the stated error bound. Trace: the 95 % confidence half-width
     (Student's t times ``stderr``). Eigenvalue: the residual norm ``||Hv - value v||`` of the returned unit
-    vector, within which an eigenvalue of the Hessian is guaranteed to lie (symmetric matrices; Parlett,
-    *The Symmetric Eigenvalue Problem*, Thm 4.5.1). 0 for ``"exact"`` (up to floating-point rounding).
+    vector, within which an eigenvalue of the Hessian is guaranteed to lie (the residual bound for symmetric
+    matrices; Parlett, *The Symmetric Eigenvalue Problem*, ch. 4). 0 for ``"exact"`` (up to floating-point rounding).
     ``n_products``: Hessian-vector products spent.
 
     Example:
