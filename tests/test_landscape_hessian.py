@@ -35,8 +35,11 @@ def _mlp_case():
     model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3))  # 51 parameters
     x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
     # a few training steps so the point is near a minimum, where the top eigenvalue dominates in magnitude
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    for _ in range(50):
+    return _fit(model, x, y, torch.optim.SGD(model.parameters(), lr=0.5), steps=50)
+
+
+def _fit(model: nn.Module, x, y, opt: torch.optim.Optimizer, steps: int):
+    for _ in range(steps):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
@@ -116,12 +119,7 @@ def _medium_case():
     torch.manual_seed(4)
     model = nn.Sequential(nn.Linear(13, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
     x, y = torch.randn(200, 13), torch.randint(0, 3, (200,))
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(100):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, x, y
+    return _fit(model, x, y, torch.optim.Adam(model.parameters(), lr=0.01), steps=100)
 
 
 def test_defaults_are_exact_within_the_budget():
