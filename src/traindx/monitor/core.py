@@ -83,6 +83,8 @@ class Monitor:
     Call :meth:`step` after every ``optimizer.step()`` with the loss, and :meth:`epoch_end` with whatever
     epoch metrics you have. Signals are sampled under an overhead ``budget`` (fraction of step time,
     measured at run time) unless ``every`` fixes the period. Codes in ``stop_on`` set :attr:`should_stop`.
+    ``writers`` (:mod:`traindx.monitor.writers`) receive the recorded values and findings at each epoch end,
+    at close, and every 30 s on sampled steps.
 
     Example:
         >>> import torch
@@ -101,10 +103,12 @@ class Monitor:
         budget: float = 0.05,
         stop_on: Iterable[str] = (),
         grad_scaler=None,
+        writers: Iterable[Any] = (),
     ) -> None:
         import torch
 
         from traindx.monitor.torch import TorchProbe
+        from traindx.monitor.writers import WriterSet
 
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"Monitor needs a torch.nn.Module, got {type(model).__name__}; pass your model")
@@ -122,6 +126,9 @@ class Monitor:
         self.model, self.optimizer, self.grad_scaler = model, optimizer, grad_scaler
         self.stop_on = frozenset(stop_on)
         self.should_stop = False
+        self.writers = WriterSet(
+            writers
+        )  # sinks (TensorBoard, MLflow, W&B): epoch ends, close, sampled steps
         self._probe = TorchProbe(model, optimizer)
         self._schedule = Schedule(every, budget)
         self._step = 0
@@ -177,6 +184,7 @@ class Monitor:
                 self._maybe_compare(k, sampled)
             if sampled:
                 self._read(k)
+                self.writers.maybe_flush(self)
             elif len(self._pending) >= 1000:
                 self._flush_losses()
         except Exception as exc:  # noqa: BLE001 - the monitor must never break the training loop
@@ -222,6 +230,7 @@ class Monitor:
             self._guard("nan_inf", self._fire, "nan_inf", "critical", f"epoch metric(s) {bad} are not finite")
         self._guard("overfitting", self._rule_overfitting)
         self._guard("underfitting", self._rule_underfitting)
+        self.writers.flush(self)
         self._schedule.charge(time.perf_counter() - t0)
         self._last_end = time.perf_counter()
 
@@ -278,6 +287,7 @@ class Monitor:
             return
         try:
             self._flush_losses()
+            self.writers.close(self)
         finally:
             self._probe.close()
             self._closed = True

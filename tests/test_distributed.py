@@ -1,0 +1,82 @@
+"""The monitor under real ``torch.distributed``: 2 processes on gloo, a DDP model, one bad shard."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from traindx.errors import InputError
+from traindx.monitor.distributed import DistributedMonitor, is_distributed
+
+STEPS, SYNC = 60, 10
+
+
+def _worker(rank: int, world: int, folder: str) -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        model = nn.parallel.DistributedDataParallel(
+            nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        )
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        mon = DistributedMonitor(model, opt, every=2, stop_on=("input_scale",), sync_every=SYNC)
+        g = torch.Generator().manual_seed(rank)
+        stopped_at = None
+        for step in range(STEPS):
+            x = torch.randn(16, 8, generator=g)
+            if rank == 1 and step >= 25:
+                x = x * 100  # only rank 1's shard turns unnormalized
+            loss = nn.functional.cross_entropy(model(x), torch.randint(0, 2, (16,), generator=g))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            mon.step(loss)
+            if mon.should_stop:
+                stopped_at = step
+                break
+        local = [f.code for f in mon.monitor.findings]
+        mon.epoch_end(train_loss=loss.item())
+        mon.close()
+        saved = mon.save(f"{folder}/signals.parquet")
+        result = {
+            "stopped_at": stopped_at,
+            "local": local,
+            "merged": [(f.code, f.details.get("ranks")) for f in mon.findings],
+            "saved": saved is not None,
+        }
+        with open(f"{folder}/rank{rank}.json", "w") as fh:
+            json.dump(result, fh)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(), reason="torch built without gloo"
+)
+def test_ranks_agree_on_stopping_and_rank0_reports_the_merged_findings(tmp_path):
+    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
+    # only rank 1's input went bad, so only its own monitor saw it ...
+    assert "input_scale" in r1["local"] and "input_scale" not in r0["local"]
+    # ... yet both ranks stopped, at the same step: the first sync point after rank 1's finding
+    assert r0["stopped_at"] == r1["stopped_at"] is not None
+    assert (r0["stopped_at"] + 1) % SYNC == 0 and 25 <= r0["stopped_at"] < STEPS - 1
+    # the merged findings name the rank that saw each one, the same on every rank; rank 0 alone writes them
+    assert r0["merged"] == r1["merged"] and ["input_scale", [1]] in r0["merged"]
+    assert r0["saved"] and not r1["saved"]
+    saved = json.loads((tmp_path / "signals.findings.json").read_text())
+    assert [d["code"] for d in saved] == [c for c, _ in r0["merged"]]
+
+
+def test_without_a_process_group_the_error_says_what_to_do():
+    assert not is_distributed()
+    with pytest.raises(InputError, match="init_process_group"):
+        DistributedMonitor(nn.Linear(2, 1))
