@@ -74,3 +74,14 @@ def test_csv_without_metrics_is_a_clear_error(tmp_path, small_default):
     res = CliRunner().invoke(app, ["diagnose", str(path)])
     assert res.exit_code == 2
     assert "error:" in res.output and "Traceback" not in res.output
+
+
+def test_many_runs_get_one_summary_row_each(tmp_path, small_default):
+    path = tmp_path / "curves.csv"
+    _curves(12, seed=4).to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["diagnose", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "12 runs" in res.output and "run run0" not in res.output  # a summary, not twelve tables
+    assert all(f"run{i} " in res.output for i in range(12)) and "--details" in res.output
+    res = CliRunner().invoke(app, ["diagnose", str(path), "--details"])
+    assert "run run11" in res.output

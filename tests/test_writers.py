@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -126,9 +127,15 @@ def test_wandb_writer_offline_run_folder(tmp_path, monkeypatch):
     mon = _run([writer])
     run_dirs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(run_dirs) == 1
+    log = next(run_dirs[0].glob("run-*.wandb"))
+    # wandb's service process may still be writing the log when finish() returns: wait for its exit record
+    deadline = time.monotonic() + 30
+    while not any(r.WhichOneof("record_type") == "exit" for r in _wandb_records(log)):
+        assert time.monotonic() < deadline, f"no exit record in {log} ({log.stat().st_size} bytes)"
+        time.sleep(0.2)
     logged: dict[str, list[tuple[int, float]]] = {}
     summary: dict[str, str] = {}
-    for record in _wandb_records(next(run_dirs[0].glob("run-*.wandb"))):
+    for record in _wandb_records(log):
         kind = record.WhichOneof("record_type")
         if kind == "history":
             row = {item.key or "/".join(item.nested_key): item.value_json for item in record.history.item}
@@ -141,6 +148,7 @@ def test_wandb_writer_offline_run_folder(tmp_path, monkeypatch):
                 {item.key or "/".join(item.nested_key): item.value_json for item in record.summary.update}
             )
     expected = _expected(mon)
+    assert set(logged) >= set(expected), (sorted(logged), sorted(summary)[:20])
     for name in ("loss", "gradient_norm", "input_rms", "val_loss"):
         assert [s for s, _ in logged[name]] == [s for s, _ in expected[name]]
         assert [v for _, v in logged[name]] == pytest.approx([v for _, v in expected[name]], rel=1e-6)

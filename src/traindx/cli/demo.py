@@ -6,23 +6,21 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail
+from traindx.cli.app import command, output_folder
 
 
 @command()
 def demo(
-    epochs: int = typer.Option(3, help="Epochs to train."),
+    epochs: int = typer.Option(3, min=1, help="Epochs to train."),
     out: Path = typer.Option(Path("traindx-demo"), help="Folder for the signal record and reports."),
 ) -> None:
     """Train a small model on offline data with the live monitor on, then show the findings.
 
+    Example: traindx demo --epochs 1 --out demo
+
     A healthy run and a deliberately broken one (learning rate far too high) run side by side; each run's
     signal record is written to OUT.
     """
-    from traindx.errors import InputError
     from traindx.report.demo import run_demo
 
-    try:
-        run_demo(epochs=epochs, out=out)
-    except InputError as exc:
-        fail(str(exc))
+    run_demo(epochs=epochs, out=output_folder(out, "--out"))

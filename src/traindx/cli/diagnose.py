@@ -6,7 +6,10 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail
+from traindx.cli.app import command, output_file, writing
+
+#: above this many runs the terminal gets one summary row per run instead of a table each
+DETAIL_RUNS = 10
 
 
 @command()
@@ -23,45 +26,69 @@ def diagnose(
         "--html",
         help="Also write an HTML page of each run's curves with its calls (flagged runs first).",
     ),
-    max_runs: int = typer.Option(30, help="Most runs drawn on the --html page."),
+    max_runs: int = typer.Option(30, min=1, help="Most runs drawn on the --html page."),
+    details: bool = typer.Option(
+        None,
+        "--details/--summary",
+        help=f"One table per run (default up to {DETAIL_RUNS} runs), or one summary row per run.",
+    ),
 ) -> None:
-    """Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why."""
+    """Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why.
+
+    Example: traindx diagnose runs.duckdb --at-epoch 5 --html report.html
+    """
+    import warnings
+
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     import traindx as tdx
+    from traindx.diagnose.default import StaleModelWarning
     from traindx.errors import InputError
 
+    outs = [output_file(p, o) for p, o in ((json_out, "--json"), (csv_out, "--csv"), (html_out, "--html"))]
+    if len({p.resolve() for p in outs if p is not None}) < sum(p is not None for p in outs):
+        raise InputError("--json, --csv and --html name the same file; give each its own path")
     console = Console()
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                       transient=True) as progress:  # fmt: skip
             progress.add_task(f"loading {path}", total=None)
             runs, curves = tdx.load_runs(path)
-            progress.add_task("fitting the default diagnoser (first use) and diagnosing", total=None)
-            result = tdx.diagnose(curves, at_epoch=at_epoch, runs=runs)
-    except InputError as exc:
-        fail(str(exc))
-    except (OSError, ValueError) as exc:  # unreadable or malformed file: say which and what was expected
-        fail(
+            progress.add_task("diagnosing", total=None)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", StaleModelWarning)
+                result = tdx.diagnose(curves, at_epoch=at_epoch, runs=runs)
+            for w in caught:  # the default model was refitted: say why, in one line, not as a code warning
+                console.print(f"note: {w.message}", markup=False, highlight=False, soft_wrap=True)
+    except (InputError, OSError):
+        raise
+    except ValueError as exc:  # a malformed file a reader rejected: say which and what was expected
+        raise InputError(
             f"could not read runs from {path!r} ({exc}); pass a run store (.duckdb), a Parquet or CSV curve table "
             "(run_id, epoch, train_acc/val_acc/...), a TensorBoard log dir or mlflow:<tracking-uri>"
+        ) from exc
+    if details if details is not None else len(result) <= DETAIL_RUNS:
+        for table in _diagnosis_tables(result):
+            console.print(table)
+    else:
+        console.print(_summary_table(result))
+        console.print(
+            "each run's probabilities, advice and drivers: --details, --json or --csv", markup=False
         )
-    for table in _diagnosis_tables(result):
-        console.print(table)
     if json_out is not None:
-        json_out.write_text(result.reset_index().to_json(orient="records", indent=2))
+        with writing(json_out) as tmp:
+            tmp.write_text(result.reset_index().to_json(orient="records", indent=2))
         typer.echo(f"wrote {json_out}")
     if csv_out is not None:
-        result.to_csv(csv_out)
+        with writing(csv_out) as tmp:
+            result.to_csv(tmp)
         typer.echo(f"wrote {csv_out}")
     if html_out is not None:
         from traindx.report.html import curves_report
 
-        try:
-            curves_report(curves, html_out, diagnosis=result, max_runs=max_runs, title=f"traindx: {path}")
-        except InputError as exc:
-            fail(str(exc))
+        with writing(html_out) as tmp:
+            curves_report(curves, tmp, diagnosis=result, max_runs=max_runs, title=f"traindx: {path}")
         typer.echo(f"wrote {html_out}")
 
 
@@ -87,3 +114,27 @@ def _diagnosis_tables(result):
         if row["drivers"]:
             yield f"  [bold]drivers[/bold]: {row['drivers']}"
         yield ""
+
+
+def _summary_table(result):
+    """One row per run: the calls raised now, where it is heading, the likely cause."""
+    from rich.table import Table
+
+    labels = [c[2:] for c in result.columns if c.startswith("p_")]
+    groups = {
+        "now": [lb for lb in labels if not lb.startswith(("final_", "cause_"))],
+        "heading to": [lb for lb in labels if lb.startswith("final_")],
+        "likely cause": [lb for lb in labels if lb.startswith("cause_")],
+    }
+    table = Table(title=f"{len(result)} runs", title_justify="left")
+    table.add_column("run")
+    table.add_column("epoch", justify="right")
+    for name in groups:
+        table.add_column(name)
+    for run_id, row in result.iterrows():
+        cells = []
+        for members in groups.values():
+            raised = [lb.removeprefix("final_").removeprefix("cause_") for lb in members if row[lb]]
+            cells.append(", ".join(raised) if raised else "-")
+        table.add_row(str(run_id), str(row["epoch"]), *cells)
+    return table

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail, mdtree_app
+from traindx.cli.app import command, mdtree_app, output_file, writing
 
 _MDTREE_CAVEAT = (
     "note: the default trees were fitted on the MD tree paper's ResNet-18 / CIFAR-10 collection; the scale of "
@@ -29,15 +29,16 @@ def mdtree_fit(
     ),
     out: Path = typer.Option(Path("tree.json"), help="Where to write the fitted tree (JSON)."),
 ) -> None:
-    """Fit an MD tree on a model-diagnosis table and save it as JSON."""
-    from traindx.errors import InputError
+    """Fit an MD tree on a model-diagnosis table and save it as JSON.
+
+    Example: traindx mdtree fit --question width_vs_batch --out tree.json
+    """
     from traindx.landscape import MDTree, read_model_diagnosis_csv
 
-    try:
-        tree = MDTree(question, variant).fit(read_model_diagnosis_csv(csv or _shipped_mdtree_csv()))
-    except InputError as exc:
-        fail(str(exc))
-    tree.save(out)
+    output_file(out, "--out")
+    tree = MDTree(question, variant).fit(read_model_diagnosis_csv(csv or _shipped_mdtree_csv()))
+    with writing(out) as tmp:
+        tree.save(tmp)
     typer.echo(
         f"fitted {variant} tree for {question!r} on {tree.n_train_} rows, training accuracy "
         f"{100 * tree.train_accuracy_:.1f}%"
@@ -65,14 +66,17 @@ def mdtree_diagnose(
         None, help="Tree JSON from `traindx mdtree fit`; default: fitted on the shipped CSV."
     ),
     question: str = typer.Option("all", help="batch_size, width_vs_batch, data_vs_batch or all."),
-    max_eval: int = typer.Option(10_000, help="Examples used to measure the training and test error."),
-    steps: int = typer.Option(300, help="Training steps of the Bezier curve between the two seeds."),
+    max_eval: int = typer.Option(10_000, min=1, help="Examples used to measure the training and test error."),
+    steps: int = typer.Option(300, min=1, help="Training steps of the Bezier curve between the two seeds."),
     hessian_samples: int = typer.Option(
-        200, help="Training examples in the Hessian batch (the paper uses 200)."
+        200, min=1, help="Training examples in the Hessian batch (the paper uses 200)."
     ),
-    trace_probes: int = typer.Option(100, help="Most Hutchinson probes for the Hessian trace."),
+    trace_probes: int = typer.Option(100, min=1, help="Most Hutchinson probes for the Hessian trace."),
 ) -> None:
-    """Diagnose a trained model from its loss landscape: which knob to turn, with the tree's path in words."""
+    """Diagnose a trained model from its loss landscape: which knob to turn, with the tree's path in words.
+
+    Example: traindx mdtree diagnose --model a.pt --arch a.json --model2 b.pt --data mnist
+    """
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -83,24 +87,21 @@ def mdtree_diagnose(
     from traindx.landscape.mdtree import FEATURE_WORDS, QUESTIONS
 
     questions = list(QUESTIONS) if question == "all" else [question]
-    try:
-        if any(q not in QUESTIONS for q in questions):
-            raise InputError(f"unknown question {question!r}; use all or one of {list(QUESTIONS)}")
-        net = load_model(model, arch)
-        net2 = load_model(model2, arch) if model2 is not None else None
-        ds = load(data)
-        if tuple(ds.input_shape) != tuple(json_shape := _arch_input_shape(arch)):
-            raise InputError(
-                f"dataset {data!r} has inputs {ds.input_shape} but the model expects {json_shape}; "
-                "pass the dataset the model was trained on"
-            )
-        if tree is not None:
-            loaded = MDTree.load(tree)  # a saved tree answers its own question
-            questions, trees = [loaded.question], {loaded.question: loaded}
-        else:
-            trees = {q: _default_mdtree(q) for q in questions}
-    except InputError as exc:
-        fail(str(exc))
+    if any(q not in QUESTIONS for q in questions):
+        raise InputError(f"unknown question {question!r}; use all or one of {list(QUESTIONS)}")
+    net = load_model(model, arch)
+    net2 = load_model(model2, arch) if model2 is not None else None
+    ds = load(data)
+    if tuple(ds.input_shape) != tuple(json_shape := _arch_input_shape(arch)):
+        raise InputError(
+            f"dataset {data!r} has inputs {ds.input_shape} but the model expects {json_shape}; "
+            "pass the dataset the model was trained on"
+        )
+    if tree is not None:
+        loaded = MDTree.load(tree)  # a saved tree answers its own question
+        questions, trees = [loaded.question], {loaded.question: loaded}
+    else:
+        trees = {q: _default_mdtree(q) for q in questions}
     console = Console()
     with Progress(
         SpinnerColumn(),

@@ -13,14 +13,16 @@ from traindx.cli.app import command, fail
 def suggest(
     spec: Path = typer.Argument(..., help="TOML sweep spec whose configurations are the candidates."),
     store: Path = typer.Option(Path("runs.duckdb"), help="DuckDB run store the predictor learns from."),
-    n: int = typer.Option(10, "-n", help="How many configurations to print."),
+    n: int = typer.Option(10, "-n", min=1, help="How many configurations to print."),
     kappa: float = typer.Option(0.0, help="Exploration: rank by predicted accuracy + kappa * uncertainty."),
 ) -> None:
-    """Print the N most promising untried configurations of SPEC, with predicted accuracy and uncertainty."""
+    """Print the N most promising untried configurations of SPEC, with predicted accuracy and uncertainty.
+
+    Example: traindx suggest examples/mnist_meta.toml --store runs.duckdb -n 10
+    """
     from rich.console import Console
     from rich.table import Table
 
-    from traindx.errors import InputError
     from traindx.experiments.spec import load_spec
     from traindx.search.candidates import suggest_untried
     from traindx.store import RunStore
@@ -28,14 +30,11 @@ def suggest(
     if not store.is_file():
         fail(f"run store {store} not found; run `traindx sweep SPEC --store {store}` first or pass --store")
     console = Console()
-    try:
-        configs = load_spec(spec).configs
-        with console.status("fitting the performance predictor on the run store..."):
-            rs = RunStore(store)
-            top = suggest_untried(configs, rs.runs(), rs.curves(), n=n, kappa=kappa)
-    except InputError as exc:
-        fail(str(exc))
-        return
+    configs = load_spec(spec).configs
+    with console.status("fitting the performance predictor on the run store..."):
+        rs = RunStore(store, read_only=True)
+        runs, curves = rs.read()
+        top = suggest_untried(configs, runs, curves, n=n, kappa=kappa)
     shown = [c for c in top.columns if c not in ("run_id", "pred_acc", "pred_std", "score")]
     varying = [c for c in shown if top[c].astype(str).nunique() > 1] or shown[:6]
     table = Table(title=f"{len(top)} most promising untried configurations of {spec.name}")

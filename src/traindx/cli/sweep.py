@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail
+from traindx.cli.app import command, output_folder
 
 
 @command()
@@ -16,7 +16,9 @@ def sweep(
         Path("runs.duckdb"), help="DuckDB run store; finished runs in it are skipped."
     ),
     backend: str = typer.Option("local", help="Where runs execute: local (process pool) or ray."),
-    workers: int = typer.Option(1, help="Parallel runs (processes, or local Ray CPUs); 0 = in this process."),
+    workers: int = typer.Option(
+        1, min=0, help="Parallel runs (processes, or local Ray CPUs); 0 = in this process."
+    ),
     address: str = typer.Option(None, help="Ray cluster to join (e.g. auto or ray://host:10001)."),
     export: Path = typer.Option(
         None, help="After the sweep, write runs/epochs/signals.parquet to this folder."
@@ -25,7 +27,13 @@ def sweep(
         None, help="After the sweep, write a compact corpus PREFIX_runs.parquet and PREFIX_epochs.parquet."
     ),
 ) -> None:
-    """Run a sweep of trainings into a run store: resumable, failures recorded, Ctrl-C stops cleanly."""
+    """Run a sweep of trainings into a run store: resumable, failures recorded, Ctrl-C stops cleanly.
+
+    Exit status: 0 when every run finished (or was already in the store), 1 when some runs failed, 3 when
+    every run tried failed, 2 for bad input, 130 when interrupted.
+
+    Example: traindx sweep examples/mnist_meta.toml --store runs.duckdb --workers 2
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -35,16 +43,17 @@ def sweep(
         TimeRemainingColumn,
     )
 
-    from traindx.errors import InputError
+    from traindx.experiments.backends import check_backend
     from traindx.experiments.spec import load_spec
     from traindx.experiments.sweep import run_sweep
     from traindx.store import RunStore
 
-    try:
-        plan = load_spec(spec)
-        run_store = RunStore(store)
-    except InputError as exc:
-        fail(str(exc))
+    plan = load_spec(spec)  # the whole spec is checked before anything runs or is created
+    check_backend(backend, workers=workers, address=address)
+    output_folder(export, "--export")
+    if corpus is not None:
+        output_folder(Path(corpus).parent, "--corpus")
+    run_store = RunStore(store)
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -67,13 +76,10 @@ def sweep(
                 progress.console.print(f"[red]run {run['run_id']} failed[/red]: {first}")
             progress.update(task, advance=1, failed=failed)
 
-        try:
-            summary = run_sweep(
-                plan, run_store, backend=backend, workers=workers, address=address,
-                on_start=on_start, on_result=on_result,
-            )  # fmt: skip
-        except InputError as exc:
-            fail(str(exc))
+        summary = run_sweep(
+            plan, run_store, backend=backend, workers=workers, address=address,
+            on_start=on_start, on_result=on_result,
+        )  # fmt: skip
     state = "interrupted" if summary.interrupted else "done"
     typer.echo(
         f"{state}: {summary.finished} finished, {summary.failed} failed, {summary.skipped} skipped of "
@@ -88,3 +94,9 @@ def sweep(
         prefix = Path(corpus)
         paths = run_store.export_corpus(prefix.parent, prefix.name)
         typer.echo(f"corpus written: {paths[0]} {paths[1]}")
+    tried = summary.finished + summary.failed
+    if summary.failed:
+        typer.echo(
+            f"{summary.failed} of {tried} runs failed; their errors are in the store (status 'failed')"
+        )
+        raise typer.Exit(code=3 if summary.failed == tried else 1)

@@ -36,34 +36,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from traindx.errors import InputError
+from traindx.experiments.keys import BY_NAME, check_config, defaults, label_keys
 
 # The canonical config: every run config is completed with these defaults before hashing, so two spellings of
-# the same run (omitting a default or giving it) share one run id.
-DEFAULTS: dict[str, Any] = {
-    "dataset": "mnist",
-    "model": "mlp_small",
-    "width": None,
-    "depth": None,
-    "activation": "relu",
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "momentum": 0.0,
-    "batch_size": 64,
-    "weight_decay": 0.0,
-    "epochs": 26,
-    "n_train": 1000,
-    "val_size": 500,
-    "seed": 0,
-    "imbalance": 1.0,
-    "label_noise": 0.0,
-    "shift": "none",
-    "shift_strength": None,
-    "eval_subset": 1000,
-}
+# the same run (omitting a default or giving it) share one run id. The keys, types and ranges live in one table.
+DEFAULTS: dict[str, Any] = defaults()
 # keys that label a run (which part of a spec it came from) without changing what is trained: not hashed
-LABEL_KEYS = frozenset({"part"})
-OPTIMIZERS = ("adam", "sgd", "adamw", "rmsprop")
+LABEL_KEYS = label_keys()
+OPTIMIZERS = BY_NAME["optimizer"].allowed()
 _TEST_SUBSET_SEED = (
     20_240_601  # one fixed test subset per dataset, shared by all runs: comparable test curves
 )
@@ -72,38 +52,25 @@ _TEST_SUBSET_SEED = (
 def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
     """Complete ``config`` with defaults and resolve model-dependent values (width, depth, shift strength).
 
-    Unknown keys are kept (they enter the run id), so a spec may carry extra labels.
+    Every key is validated against :data:`traindx.experiments.keys.KEYS` first (unknown keys, types, ranges).
 
     Example:
         >>> canonical_config({"model": "logreg"})["width"]
         0
     """
     from traindx.experiments.conditions import SHIFT_DEFAULTS
-    from traindx.experiments.datasets import NAMES
     from traindx.experiments.models import resolve_arch
 
-    cfg = {**DEFAULTS, **{k: v for k, v in config.items() if v is not None}}
-    if cfg["dataset"] not in NAMES:
-        raise InputError(f"unknown dataset {cfg['dataset']!r}; use one of {', '.join(NAMES)}")
-    if cfg["optimizer"] not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {cfg['optimizer']!r}; use one of {', '.join(OPTIMIZERS)}")
-    if cfg["shift"] not in SHIFT_DEFAULTS:
-        raise InputError(f"unknown shift {cfg['shift']!r}; use one of {', '.join(SHIFT_DEFAULTS)}")
+    given = check_config(config)  # unknown keys, types and ranges, before anything runs
+    cfg = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     cfg["width"], cfg["depth"] = resolve_arch(cfg["model"], cfg["width"], cfg["depth"])
     if cfg["shift_strength"] is None:
         cfg["shift_strength"] = SHIFT_DEFAULTS[cfg["shift"]]
-    for key in ("epochs", "n_train", "val_size", "seed", "batch_size", "eval_subset"):
-        cfg[key] = int(cfg[key])
     for key in ("lr", "momentum", "weight_decay", "imbalance", "label_noise", "shift_strength"):
         cfg[key] = float(cfg[key])
     # a balanced run's validation set is balanced anyway: the key then changes nothing, so it is not hashed
-    if "val_balanced" in cfg:
-        if not isinstance(cfg["val_balanced"], bool):
-            raise InputError(f"val_balanced must be true or false, got {cfg['val_balanced']!r}")
-        if not cfg["val_balanced"] or cfg["imbalance"] >= 1.0:
-            del cfg["val_balanced"]
-    if cfg["epochs"] < 1 or cfg["n_train"] < 1 or cfg["batch_size"] < 1 or cfg["eval_subset"] < 1:
-        raise InputError("epochs, n_train, batch_size and eval_subset must be >= 1; fix the run config")
+    if "val_balanced" in cfg and (not cfg["val_balanced"] or cfg["imbalance"] >= 1.0):
+        del cfg["val_balanced"]
     return cfg
 
 

@@ -23,7 +23,9 @@ Format (every table optional; a spec either has top-level ``grid``/``cases``/``r
     grid = { model = ["mlp_small"], seed = [0, 1] }
 
 A run's config is base, then the part's base, then the case, then the grid point, then the random draw.
-Duplicate configs (same run id) are kept once.
+Duplicate configs (same run id) are kept once. Every config is checked against the key table
+(:mod:`traindx.experiments.keys`: unknown keys with a did-you-mean, types, ranges) before anything runs, and
+an error from a file names its line. A spec that defines no run at all is an error.
 
 Example:
     >>> spec = parse_spec({"base": {"dataset": "digits"}, "grid": {"seed": [0, 1]}})
@@ -33,9 +35,12 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from traindx.errors import InputError
+from traindx.experiments.keys import BY_NAME, ConfigKeyError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,24 +81,64 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"sweep spec {p} not found; give the path of a .toml spec (see examples/)")
+    raw = p.read_bytes()
     try:
-        data = tomllib.loads(p.read_text())
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{p} is not UTF-8 text ({exc.reason} at byte {exc.start}); save the spec as UTF-8"
+        ) from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{p} is not valid TOML ({exc}); fix the syntax") from exc
-    return parse_spec(data, default_name=p.stem)
+        raise InputError(f"{p} is not valid TOML ({exc}); fix the syntax") from None
+    try:
+        return parse_spec(data, default_name=p.stem)
+    except ConfigKeyError as exc:
+        line = _line_of(text, exc.key, exc.value)
+        where = f"{p}, line {line}" if line else str(p)
+        raise ConfigKeyError(f"{where}: {exc}", exc.key, exc.value) from None
+
+
+def _line_of(text: str, key: str, value: Any = None) -> int | None:
+    """The 1-based line where ``key`` is set in TOML ``text`` (the one showing ``value`` if several)."""
+    pattern = re.compile(rf"(^|[{{,\s]){re.escape(key)}\s*=\s*(.*)$")
+    hits = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        code = line.split("#", 1)[0]
+        m = pattern.search(code)
+        if m:
+            hits.append((i, m.group(2)))
+    if not hits:
+        return None
+    if value is not None:
+        shown = json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+        for i, rest in hits:
+            if rest.lstrip("[").startswith(shown) or shown in rest:
+                return i
+    return hits[0][0]
 
 
 def parse_spec(data: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
     """Expand a parsed spec (a dict shaped like the TOML file) into run configs, validating every one."""
-    from traindx.experiments.runner import canonical_config, run_id
+    from traindx.experiments.runner import run_id
 
-    unknown = set(data) - _PART_KEYS - {"parts"}
-    if unknown:
+    if not isinstance(data, dict):
+        raise InputError(f"a sweep spec is a table of key = value, got {type(data).__name__}")
+    for key in data:
+        if key not in _PART_KEYS | {"parts"}:
+            raise _unknown_section(key, "top-level key", [*_PART_KEYS, "parts"])
+    if not any(data.get(k) for k in ("base", "grid", "cases", "random", "parts")):
         raise InputError(
-            f"unknown top-level keys {sorted(unknown)} in sweep spec; use name, base, grid, cases, random, parts"
+            "sweep spec is empty: it defines no run; give run keys in [base] (e.g. dataset, model, epochs) "
+            "and what varies in [grid], [[cases]], [random] or [[parts]] (see examples/)"
         )
+    if not isinstance(data.get("name", ""), str):
+        raise InputError(f"spec name must be a string, got {data['name']!r}")
     base = _table(data.get("base", {}), "base")
     parts = data.get("parts")
+    if parts is not None and (not isinstance(parts, list) or not all(isinstance(q, dict) for q in parts)):
+        raise InputError("parts must be an array of tables ([[parts]])")
     if parts is None:
         parts = [{k: v for k, v in data.items() if k in ("grid", "cases", "random")}]
     elif any(k in data for k in ("grid", "cases", "random")):
@@ -101,26 +147,35 @@ def parse_spec(data: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
         )
     configs: list[dict[str, Any]] = []
     seen: set[str] = set()
+    named = "parts" in data  # only a spec of several parts names the part in its errors
     for i, part in enumerate(parts):
         pname = str(part.get("name", f"part{i}"))
-        bad = set(part) - _PART_KEYS
-        if bad:
-            raise InputError(
-                f"part {pname!r}: unknown keys {sorted(bad)}; use name, base, grid, cases, random"
-            )
+        where = f"part {pname!r}: " if named else ""
+        for key in part:
+            if key not in _PART_KEYS:
+                raise _unknown_section(key, f"key in part {pname!r}", _PART_KEYS)
         for cfg in _expand_part(part, pname):
             full = {**base, **cfg}
             try:
                 rid = run_id(full)
-                canonical_config(full)
+            except ConfigKeyError as exc:
+                raise ConfigKeyError(f"{where}{exc}", exc.key, exc.value) from None
             except InputError as exc:
-                raise InputError(f"part {pname!r}: {exc}") from None
+                raise InputError(f"{where}{exc}") from None
             if rid not in seen:
                 seen.add(rid)
                 configs.append(full)
     if not configs:
         raise InputError("sweep spec expands to no runs; give at least one grid value or case")
     return SweepSpec(str(data.get("name", default_name)), configs)
+
+
+def _unknown_section(key: str, what: str, known) -> InputError:
+    if key in BY_NAME:  # a run key outside any table: it belongs in [base]
+        return ConfigKeyError(f"{key!r} is a run key: put it under [base] (or a grid, case or part)", key)
+    near = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return ConfigKeyError(f"unknown {what} {key!r}; {hint}use {', '.join(sorted(known))}", str(key))
 
 
 def _table(value: Any, what: str) -> dict[str, Any]:
@@ -153,9 +208,12 @@ def _random_draws(rand: Any, pname: str) -> list[dict[str, Any]]:
         return [{}]
     rand = dict(_table(rand, f"part {pname!r} random"))
     n = rand.pop("n", None)
-    if not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"part {pname!r}: [random] needs n = <number of draws >= 1>")
-    rng = np.random.default_rng(rand.pop("seed", 0))
+    seed = rand.pop("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"part {pname!r}: [random] seed must be a whole number >= 0, got {seed!r}")
+    rng = np.random.default_rng(seed)
     draws = [{} for _ in range(n)]
     for key, dist in rand.items():
         if not isinstance(dist, dict) or len(dist) != 1 or next(iter(dist)) not in _DISTS:
@@ -174,9 +232,12 @@ def _draw(rng: np.random.Generator, kind: str, arg: Any, key: str, pname: str) -
         if not isinstance(arg, list) or not arg:
             raise InputError(f"part {pname!r}: {key} choice needs a non-empty list")
         return arg[int(rng.integers(len(arg)))]
-    if not (isinstance(arg, list) and len(arg) == 2 and all(isinstance(a, (int, float)) for a in arg)):
-        raise InputError(f"part {pname!r}: {key} {kind} needs [low, high]")
+    numeric = all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in arg or [None])
+    if not (isinstance(arg, list) and len(arg) == 2 and numeric) or not all(map(math.isfinite, arg)):
+        raise InputError(f"part {pname!r}: {key} {kind} needs [low, high], two finite numbers")
     lo, hi = arg
+    if lo > hi:
+        raise InputError(f"part {pname!r}: {key} {kind} needs low <= high, got [{lo}, {hi}]")
     if kind.endswith("log_uniform") and (lo <= 0 or hi <= 0):
         raise InputError(f"part {pname!r}: {key} {kind} needs positive bounds")
     if kind == "uniform":

@@ -97,24 +97,6 @@ def _parquet_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return runs.reset_index(drop=True), pd.concat([t[1] for t in tables], ignore_index=True)
 
 
-def _check_store(path: Path) -> None:
-    """Refuse a DuckDB file that is not a run store before RunStore would add its tables to it."""
-    import duckdb
-
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            tables = {
-                r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-            }
-    except duckdb.IOException:
-        return  # held by a writer (a running sweep): RunStore waits for it and reports if it cannot
-    if not {"runs", "epochs"} <= tables:
-        raise InputError(
-            f"{path} is a DuckDB database but not a traindx run store (tables found: {sorted(tables)}; expected "
-            "runs and epochs); write one with traindx sweep --store, or export your curve table to CSV/Parquet"
-        )
-
-
 def _read_path(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from traindx.store.importers.csv import load_csv
     from traindx.store.importers.tensorboard import find_event_dirs, load_tensorboard
@@ -134,9 +116,7 @@ def _read_path(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if header[8:12] == _DUCKDB_MAGIC:
         from traindx.store.runstore import RunStore
 
-        _check_store(path)
-        store = RunStore(path)
-        return store.runs(), store.curves()
+        return RunStore(path, read_only=True).read()  # checked first; never written
     if header.startswith(_SQLITE_MAGIC):
         raise InputError(
             f"{path} is an SQLite file; if it is an MLflow tracking store, pass 'mlflow:sqlite:///{path.resolve()}'"

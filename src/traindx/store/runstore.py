@@ -2,7 +2,14 @@
 
 One process writes (the sweep driver); workers hand their results back to it. Each run is written in one
 transaction, so a store never holds half a run, and rewriting a run id replaces the old rows. Connections are
-opened per call and closed at once, so readers in other processes are not locked out between writes.
+opened per call and closed at once, so readers in other processes are not locked out between writes;
+:meth:`RunStore.read` reads runs and curves in one transaction, so a reader never sees one without the other.
+
+A DuckDB file is untrusted input until checked: every connection turns off extension auto-install and
+auto-load and all file access from SQL (so a crafted view cannot read or write other files), an existing file
+is opened read-only first and accepted only if ``runs`` and ``epochs`` are base tables with the expected
+columns, and nothing is ever written into a DuckDB file that is not a run store. Column names that rows bring
+in are quoted as DuckDB quotes identifiers; values travel only as parameters.
 
 Example:
     >>> import tempfile, pandas as pd
@@ -37,6 +44,21 @@ CURVE_COLUMNS = [
 ]  # fmt: skip
 SIGNAL_COLUMNS = ["run_id", "step", "epoch", "name", "layer", "value"]
 
+# the columns (and DuckDB types) a store's tables must have; extra columns (more metrics) are allowed
+REQUIRED: dict[str, dict[str, str]] = {
+    "runs": {"run_id": "VARCHAR", "status": "VARCHAR", "error": "VARCHAR", "config": "VARCHAR"},
+    "epochs": {"run_id": "VARCHAR", "epoch": "INTEGER"},
+    "signals": {"run_id": "VARCHAR", "step": "BIGINT", "name": "VARCHAR", "value": "DOUBLE"},
+}
+# every connection: no extension downloads or loads, no file access from SQL beyond the store itself
+_DUCKDB_CONFIG = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "enable_external_access": False,
+}
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+_NEW_COLUMN_TYPES = ("DOUBLE", "VARCHAR", "BOOLEAN")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, error VARCHAR, config VARCHAR,
@@ -50,12 +72,48 @@ CREATE TABLE IF NOT EXISTS signals (
 """
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as a DuckDB identifier: in double quotes, inner quotes doubled (DuckDB's own rule).
+
+    Example:
+        >>> quote_identifier('a"b')
+        '"a""b"'
+    """
+    name = str(name)
+    if not name or "\x00" in name or len(name) > 255:
+        raise InputError(f"column name {name!r} is empty, too long or holds a NUL byte; rename the column")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def is_duckdb_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` starts with a DuckDB database header."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(12)[8:12] == _DUCKDB_MAGIC
+    except OSError:
+        return False
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (set, tuple)):
         return list(value)
     return str(value)
+
+
+def _config(text: Any, path: Path) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"run store {path}: a run's config is not valid JSON ({exc}); the store is damaged"
+        ) from None
+    if not isinstance(value, dict):
+        raise InputError(f"run store {path}: a run's config is not a JSON object; the store is damaged")
+    return value
 
 
 def _clean(value: Any) -> Any:
@@ -73,14 +131,70 @@ class RunStore:
         set()
     """
 
-    def __init__(self, path: str | os.PathLike, lock_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike, lock_timeout: float = 30.0, read_only: bool = False) -> None:
         self.path = Path(path)
         self.lock_timeout = float(lock_timeout)
+        self.read_only = bool(read_only)
         if self.path.exists() and self.path.is_dir():
             raise InputError(f"{self.path} is a folder; give the path of a DuckDB file, e.g. runs.duckdb")
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if fresh and self.read_only:
+            raise InputError(
+                f"run store {self.path} not found; run `traindx sweep SPEC --store {self.path}` first"
+            )
+        if not fresh:
+            self._check()  # read-only: nothing is written before the file is known to be a run store
+        if self.read_only:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute(_SCHEMA)
+        if fresh or not self._has_signals:
+            with self._connect() as con:
+                con.execute(_SCHEMA)
+
+    def _check(self) -> None:
+        """Refuse a file that is not a run store: not DuckDB, or ``runs``/``epochs`` missing, views, or
+        lacking the expected columns."""
+        if not is_duckdb_file(self.path):
+            raise InputError(
+                f"{self.path} is not a DuckDB run store (its header is not DuckDB's); nothing was written to it; "
+                "give the path of a traindx store or of a new file"
+            )
+        with self._connect(read_only=True) as con:
+            kinds = dict(
+                con.execute(
+                    "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+                ).fetchall()
+            )
+            columns: dict[str, dict[str, str]] = {}
+            for table, column, dtype in con.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'main'"
+            ).fetchall():
+                columns.setdefault(table, {})[column] = dtype
+        for table, need in REQUIRED.items():
+            if table not in kinds:
+                if table == "signals":  # stores written before signals existed
+                    continue
+                raise InputError(
+                    f"{self.path} is a DuckDB database but not a traindx run store (tables found: "
+                    f"{sorted(kinds)}; expected runs and epochs); nothing was written to it; write a store with "
+                    "traindx sweep --store NEW.duckdb, or export your curve table to CSV/Parquet"
+                )
+            if kinds[table] != "BASE TABLE":
+                raise InputError(
+                    f"{self.path}: {table!r} is a {kinds[table].lower()}, not a table, so this is not a traindx run "
+                    "store (a view could run any query); refusing to read it"
+                )
+            have = columns.get(table, {})
+            wrong = [f"{c} {t}" for c, t in need.items() if have.get(c) != t]
+            if wrong:
+                raise InputError(
+                    f"{self.path}: table {table!r} lacks the run-store columns {wrong}; this is not a traindx run "
+                    "store (or one from an incompatible version)"
+                )
+        self._has_signals = "signals" in kinds
+
+    _has_signals = True
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"
@@ -92,22 +206,36 @@ class RunStore:
         # DuckDB lets one process hold the file at a time; writes here are short, so wait out another
         # process's brief hold (say a reader polling the store) instead of failing the sweep
         deadline = time.monotonic() + self.lock_timeout
+        read_only = read_only or self.read_only
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
+                con = duckdb.connect(str(self.path), read_only=read_only, config=dict(_DUCKDB_CONFIG))
                 break
             except duckdb.IOException as exc:
-                if "lock" in str(exc).lower() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
-                raise InputError(
-                    f"cannot open run store {self.path}: {exc}; close the other process using it "
-                    "(DuckDB allows one process at a time) or use another --store path"
-                ) from exc
+                if "lock" in str(exc).lower():
+                    if time.monotonic() < deadline:
+                        time.sleep(0.02)
+                        continue
+                    raise InputError(
+                        f"cannot open run store {self.path}: {exc}; close the other process using it "
+                        "(DuckDB allows one writing process at a time) or use another --store path"
+                    ) from exc
+                raise self._corrupt(exc) from exc
+            except duckdb.Error as exc:
+                raise self._corrupt(exc) from exc
         try:
             yield con
+        except duckdb.Error as exc:
+            raise self._corrupt(exc) from exc
         finally:
             con.close()
+
+    def _corrupt(self, exc: Exception) -> InputError:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return InputError(
+            f"run store {self.path}: {type(exc).__name__}: {first}; if the file is corrupt or truncated, restore "
+            "it from a copy or start a new store"
+        )
 
     # --- writing -------------------------------------------------------------------------------------------
     def write_run(
@@ -115,6 +243,10 @@ class RunStore:
     ) -> None:
         """Write one run with its curve and signal rows in a single transaction; an existing run id is
         replaced."""
+        if self.read_only:
+            raise InputError(
+                f"run store {self.path} was opened read-only; open it with read_only=False to write"
+            )
         rid = run.get("run_id")
         if not rid:
             raise InputError("run record has no 'run_id'; give each run a unique string id")
@@ -161,16 +293,28 @@ class RunStore:
 
     @staticmethod
     def _insert(con, table: str, df: pd.DataFrame) -> None:
-        have = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
+        if table not in REQUIRED:
+            raise InputError(f"unknown run-store table {table!r}")
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+                "AND table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        df = df.rename(columns=str)
         for col in df.columns:
             if col not in have:
                 kind = "DOUBLE" if pd.api.types.is_numeric_dtype(df[col]) else "VARCHAR"
                 if pd.api.types.is_bool_dtype(df[col]):
                     kind = "BOOLEAN"
-                con.execute(f'ALTER TABLE {table} ADD COLUMN "{col}" {kind}')
+                assert kind in _NEW_COLUMN_TYPES
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(col)} {kind}")
+        names = ", ".join(quote_identifier(c) for c in df.columns)
         con.register("_incoming", df)
         try:
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+            con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _incoming")
         finally:
             con.unregister("_incoming")
 
@@ -183,16 +327,32 @@ class RunStore:
     def runs(self) -> pd.DataFrame:
         """One row per run: run_id, status, error, timings, created_at and the config flattened into columns."""
         with self._connect() as con:
-            df = con.execute("SELECT * FROM runs ORDER BY created_at, run_id").df()
-        configs = [json.loads(c) if c else {} for c in df.pop("config")]
-        flat = pd.json_normalize(configs, sep=".") if configs else pd.DataFrame()
-        flat = flat.drop(columns=[c for c in flat.columns if c in df.columns])
-        return pd.concat([df.reset_index(drop=True), flat.reset_index(drop=True)], axis=1)
+            return self._runs(con)
 
     def curves(self) -> pd.DataFrame:
         """The tidy curve table: one row per (run, epoch), sorted."""
         with self._connect() as con:
-            df = con.execute("SELECT * FROM epochs ORDER BY run_id, epoch").df()
+            return self._curves(con)
+
+    def read(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(runs, curves)`` from one snapshot: a sweep writing meanwhile never splits a run between them."""
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                return self._runs(con), self._curves(con)
+            finally:
+                con.execute("ROLLBACK")
+
+    def _runs(self, con) -> pd.DataFrame:
+        df = con.execute("SELECT * FROM runs ORDER BY created_at, run_id").df()
+        configs = [_config(c, self.path) for c in df.pop("config")]
+        flat = pd.json_normalize(configs, sep=".") if configs else pd.DataFrame()
+        flat = flat.drop(columns=[c for c in flat.columns if c in df.columns])
+        return pd.concat([df.reset_index(drop=True), flat.reset_index(drop=True)], axis=1)
+
+    @staticmethod
+    def _curves(con) -> pd.DataFrame:
+        df = con.execute("SELECT * FROM epochs ORDER BY run_id, epoch").df()
         for col in ("n_train", "n_val", "n_test"):
             if col in df and df[col].notna().all():
                 df[col] = df[col].astype("int64")
@@ -200,6 +360,8 @@ class RunStore:
 
     def signals(self) -> pd.DataFrame:
         """Live-monitor signals, long format: run_id, step, epoch, name, layer, value."""
+        if not self._has_signals:
+            return pd.DataFrame(columns=SIGNAL_COLUMNS)
         with self._connect() as con:
             return con.execute("SELECT * FROM signals ORDER BY run_id, step, name, layer").df()
 
@@ -210,13 +372,20 @@ class RunStore:
     # --- Parquet -------------------------------------------------------------------------------------------
     def export_parquet(self, folder: str | os.PathLike) -> Path:
         """Write runs.parquet (config as JSON), epochs.parquet and signals.parquet into ``folder``."""
+        import pyarrow.parquet as pq
+
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
-            for table in ("runs", "epochs", "signals"):
-                target = str(out / f"{table}.parquet").replace("'", "''")
-                con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+            con.execute("BEGIN TRANSACTION")
+            tables = {t: con.sql(f"SELECT * FROM {t}").to_arrow_table() for t in self._tables()}
+            con.execute("ROLLBACK")
+        for table, data in tables.items():  # written by pyarrow: no file path ever enters SQL
+            pq.write_table(data, out / f"{table}.parquet", compression="zstd")
         return out
+
+    def _tables(self) -> tuple[str, ...]:
+        return ("runs", "epochs", "signals") if self._has_signals else ("runs", "epochs")
 
     @classmethod
     def import_parquet(cls, folder: str | os.PathLike, path: str | os.PathLike) -> RunStore:
@@ -226,8 +395,15 @@ class RunStore:
             raise InputError(
                 f"{src} has no runs.parquet; point to a folder written by RunStore.export_parquet"
             )
-        store = cls(path)
         runs = pd.read_parquet(src / "runs.parquet")
+        missing = [c for c in ("run_id", "status") if c not in runs.columns]
+        if missing:
+            raise InputError(
+                f"{src / 'runs.parquet'} has no {missing} columns; it was not written by export_parquet"
+            )
+        if not runs["status"].isin(["finished", "failed"]).all():
+            raise InputError(f"{src / 'runs.parquet'}: status must be 'finished' or 'failed' in every row")
+        store = cls(path)
         tables = {
             t: pd.read_parquet(src / f"{t}.parquet")
             for t in ("epochs", "signals")
@@ -236,7 +412,7 @@ class RunStore:
         with store._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                ids = runs[["run_id"]]
+                ids = runs[["run_id"]].astype(str)
                 con.register("_ids", ids)
                 for table in ("runs", "epochs", "signals"):
                     con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM _ids)")
@@ -256,9 +432,8 @@ class RunStore:
         ``<name>_epochs.parquet`` (the tidy curve table), zstd-compressed."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        runs = self.runs()
+        runs, curves = self.read()
         runs = runs[runs["status"] == "finished"].drop(columns=["error"]).reset_index(drop=True)
-        curves = self.curves()
         curves = curves[curves["run_id"].isin(runs["run_id"])].reset_index(drop=True)
         for col in curves.columns:
             if curves[col].dtype == "float64" and col not in ("epoch_seconds",):
