@@ -291,7 +291,7 @@ def test_csv_tensorboard_scalar_downloads(tmp_path):
         ("", "is empty"),
         ("Run ID,Name,lr,metrics.val_acc\nabc,r1,0.1,0.9\n", "no epochs: one final value per run"),
         ("run_id,epoch,acc\na,1,0.5\na,1,0.6\n", r"share a \(run_id, epoch\)"),
-        ("run_id,epoch,acc\na,1,55\na,2,75\n", "looks like percent"),
+        ("run_id,epoch,acc\na,1,55\na,2,175\n", r"ranges 55\.\.175, outside \[0, 1\]"),
     ],
 )
 def test_csv_bad_input(tmp_path, text, match):

@@ -72,7 +72,12 @@ def test_mlflow_writer_round_trip(tmp_path):
     from traindx.monitor.writers.mlflow import MLflowWriter
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    writer = MLflowWriter(tracking_uri=uri, experiment="traindx-test", run_name="mlp")
+    writer = MLflowWriter(
+        tracking_uri=uri,
+        experiment="traindx-test",
+        run_name="mlp",
+        artifact_location=(tmp_path / "artifacts").as_uri(),
+    )
     mon = _run([writer])
     client = MlflowClient(tracking_uri=uri)
     run = client.get_run(writer.run_id)

@@ -132,13 +132,13 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def command(
-    on: typer.Typer = app, name: str | None = None
+    on: typer.Typer = app, name: str | None = None, help: str | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``fn`` as a command of ``on`` behind :func:`guarded`."""
+    """Register ``fn`` as a command of ``on`` behind :func:`guarded`; ``help`` replaces its docstring's text."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = guarded(fn)
-        on.command(name)(wrapped)
+        on.command(name, help=help)(wrapped)
         return wrapped
 
     return register

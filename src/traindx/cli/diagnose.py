@@ -7,16 +7,31 @@ from pathlib import Path
 import typer
 
 from traindx.cli.app import command, output_file, writing
+from traindx.store.importers import IMPORTERS
 
 #: above this many runs the terminal gets one summary row per run instead of a table each
 DETAIL_RUNS = 10
 
+_READERS = "\n\n".join(f"* {imp.describe()}" for imp in IMPORTERS)
+_HELP = f"""Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why.
 
-@command()
+Example: traindx diagnose runs.duckdb --at-epoch 5 --html report.html
+
+PATH is read by the first reader that knows it, in this order:
+
+{_READERS}
+
+Accuracies in percent are recognised (largest value in (1, 100]) and divided by 100 with a note; --percent
+forces it."""
+
+
+@command(help=_HELP)
 def diagnose(
     path: str = typer.Argument(
-        ...,
-        help="Runs to diagnose: DuckDB store, Parquet, CSV, TensorBoard log dir or mlflow:<tracking-uri>.",
+        ..., help="Runs to diagnose: a file, a folder or mlflow:<tracking-uri> (see above)."
+    ),
+    percent: bool = typer.Option(
+        None, "--percent/--no-percent", help="Accuracies are in percent (default: detected from their range)."
     ),
     at_epoch: int = typer.Option(None, "--at-epoch", help="Diagnose each run as it stood at this epoch."),
     json_out: Path = typer.Option(None, "--json", help="Also write the diagnosis to this JSON file."),
@@ -33,10 +48,6 @@ def diagnose(
         help=f"One table per run (default up to {DETAIL_RUNS} runs), or one summary row per run.",
     ),
 ) -> None:
-    """Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why.
-
-    Example: traindx diagnose runs.duckdb --at-epoch 5 --html report.html
-    """
     import warnings
 
     from rich.console import Console
@@ -54,7 +65,7 @@ def diagnose(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                       transient=True) as progress:  # fmt: skip
             progress.add_task(f"loading {path}", total=None)
-            runs, curves = tdx.load_runs(path)
+            runs, curves = tdx.load_runs(path, percent=percent)
             progress.add_task("diagnosing", total=None)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", StaleModelWarning)
@@ -65,9 +76,10 @@ def diagnose(
         raise
     except ValueError as exc:  # a malformed file a reader rejected: say which and what was expected
         raise InputError(
-            f"could not read runs from {path!r} ({exc}); pass a run store (.duckdb), a Parquet or CSV curve table "
-            "(run_id, epoch, train_acc/val_acc/...), a TensorBoard log dir or mlflow:<tracking-uri>"
+            f"could not read runs from {path!r} ({exc}); traindx diagnose --help lists what each reader takes"
         ) from exc
+    for notice in curves.attrs.get("notices", []):
+        console.print(f"note: {notice}", markup=False, highlight=False, soft_wrap=True)
     if details if details is not None else len(result) <= DETAIL_RUNS:
         for table in _diagnosis_tables(result):
             console.print(table)
@@ -93,15 +105,26 @@ def diagnose(
 
 
 def _diagnosis_tables(result):
-    """Per run a rich table of each label's call and probability, then lines of advice and drivers."""
+    """Per run a rich table of each judged label's call and probability, then lines of advice and drivers.
+
+    A label no run could be judged on (every probability NaN: no run logs a metric it needs) is left out; one
+    that only some runs lack reads "not judged" in theirs.
+    """
     from rich.table import Table
 
-    labels = [c[2:] for c in result.columns if c.startswith("p_")]
+    labels = [c[2:] for c in result.columns if c.startswith("p_") and result[c].notna().any()]
+    left_out = [c[2:] for c in result.columns if c.startswith("p_") and c[2:] not in labels]
+    if left_out:
+        yield (
+            f"[dim]not judged for any run (the runs do not log a metric they need): {', '.join(left_out)}[/dim]"
+        )
     for run_id, row in result.iterrows():
         table = Table(title=f"run {run_id} (epoch {row['epoch']})", title_justify="left")
         table.add_column("label")
         table.add_column("call")
         table.add_column("probability", justify="right")
+        if not labels:
+            table.add_row("[dim]no label could be judged[/dim]", "-", "-")
         for label in labels:
             prob = row["p_" + label]
             if prob != prob:  # NaN: the run does not log a metric this label needs

@@ -30,6 +30,7 @@ class MLflowWriter(Writer):
         tracking_uri: where runs are stored (default: MLflow's own setting).
         experiment: experiment name for a new run (created when missing).
         run_name: name of a new run.
+        artifact_location: where a new experiment keeps its artifacts (default: MLflow's, ``./mlruns``).
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class MLflowWriter(Writer):
         tracking_uri: str | None = None,
         experiment: str | None = None,
         run_name: str | None = None,
+        artifact_location: str | None = None,
         prefix: str = "traindx",
     ) -> None:
         mlflow = require("mlflow", "mlflow")
@@ -53,7 +55,9 @@ class MLflowWriter(Writer):
             exp_id = "0"
             if experiment is not None:
                 exp = self.client.get_experiment_by_name(experiment)
-                exp_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
+                exp_id = (
+                    exp.experiment_id if exp else self.client.create_experiment(experiment, artifact_location)
+                )
             run_id = self.client.create_run(exp_id, run_name=run_name).info.run_id
             self._own = True
         self.run_id = run_id
