@@ -60,7 +60,7 @@ def mdtree_diagnose(
         None, help="Weights of a second seed of the same model: enables CKA and connectivity."
     ),
     data: str = typer.Option(
-        "mnist", help="Dataset the model was trained on: mnist, fashion_mnist, digits, mnist1d."
+        "mnist", help="Task the model was trained on: a name from `traindx tasks` or a CSV / Parquet table."
     ),
     tree: Path = typer.Option(
         None, help="Tree JSON from `traindx mdtree fit`; default: fitted on the shipped CSV."
@@ -82,7 +82,7 @@ def mdtree_diagnose(
     from rich.table import Table
 
     from traindx.errors import InputError
-    from traindx.experiments.datasets import load
+    from traindx.experiments.tasks import load
     from traindx.landscape import MDTree, load_model, model_diagnosis_metrics
     from traindx.landscape.mdtree import FEATURE_WORDS, QUESTIONS
 

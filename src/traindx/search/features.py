@@ -22,19 +22,15 @@ import numpy as np
 import pandas as pd
 
 from traindx.errors import InputError
+from traindx.experiments import vocabulary as V
 
-MODELS = ("logreg", "mlp_small", "mlp_large", "cnn_small", "cnn_large")
-OPTIMIZERS = ("adam", "sgd", "adamw", "rmsprop")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu")
-SHIFTS = ("none", "noise", "invert", "blur", "rotate", "contrast")
-ARCH_DEFAULTS = {
-    "logreg": (0, 0),
-    "mlp_small": (32, 1),
-    "mlp_large": (256, 2),
-    "cnn_small": (8, 2),
-    "cnn_large": (32, 2),
-}
-# name -> (input shape, classes, training examples available)
+MODELS = V.MODELS
+OPTIMIZERS = V.OPTIMIZERS
+ACTIVATIONS = V.ACTIVATIONS
+SHIFTS = V.SHIFTS
+ARCH_DEFAULTS = V.ARCH_DEFAULTS
+# name -> (input shape, classes, training examples available) of the first corpora's datasets; any other task's
+# come from its data (tdx.tasks.meta_features)
 DATASETS: dict[str, tuple[tuple[int, ...], int, int]] = {
     "mnist": ((1, 28, 28), 10, 60_000),
     "fashion_mnist": ((1, 28, 28), 10, 60_000),
@@ -60,7 +56,7 @@ _NUMERIC_DEFAULTS = {
     "label_noise": 0.0,
     "shift_strength": np.nan,
 }
-_SHIFT_STRENGTH = {"none": 0.0, "noise": 0.3, "invert": 1.0, "blur": 1.0, "rotate": 30.0, "contrast": 0.6}
+_SHIFT_STRENGTH = V.SHIFT_DEFAULTS
 PREFIX_FEATURES = ("k", "k_frac", "p_last", "p_best", "p_mean3", "p_slope3", "p_first", "p_since_best")
 
 
@@ -109,23 +105,38 @@ def _one_hot(codes: np.ndarray, n_levels: int) -> np.ndarray:
     return out
 
 
-def _param_count(model: str, width: int, depth: int, shape: tuple[int, ...], n_classes: int) -> int:
-    """Trainable parameters of the experiment models (same architecture as traindx.experiments.models)."""
-    n_in = math.prod(shape)
-    if model == "logreg":
-        return n_in * n_classes + n_classes
-    if model.startswith("mlp"):
-        sizes = [n_in] + [width] * depth + [n_classes]
-        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    ksize = 3 ** (len(shape) - 1)
-    ch_in, size, total = shape[0], list(shape[1:]), 0
-    for i in range(depth):
-        ch = max(1, width // 2 ** (depth - 1 - i))
-        total += ch_in * ch * ksize + ch
-        if min(size) >= 2:
-            size = [s // 2 for s in size]
-        ch_in = ch
-    return total + ch_in * math.prod(size) * n_classes + n_classes
+@lru_cache(maxsize=256)
+def _param_count(model: str, width: int, depth: int, dataset: str) -> int:
+    """Trainable parameters of the experiment model built for ``dataset`` (the runner's own builder)."""
+    from traindx.experiments.models import build_model, count_params
+
+    shape, n_classes, _ = _dataset_info(dataset)
+    vocab = 0 if dataset in DATASETS else _task(dataset).vocab_size
+    return count_params(build_model(model, shape, n_classes, width or None, depth or None, vocab_size=vocab))
+
+
+def _task(name: str):
+    from traindx.experiments.tasks import load
+
+    return load(name)
+
+
+@lru_cache(maxsize=256)
+def _dataset_info(name: str) -> tuple[tuple[int, ...], int, int]:
+    if name in DATASETS:
+        return DATASETS[name]
+    t = _task(name)
+    return t.input_shape, t.n_classes, t.n_train
+
+
+@lru_cache(maxsize=256)
+def _landmarkers(name: str) -> tuple[float, float, float]:
+    if name in KNOWN_LANDMARKERS:
+        return KNOWN_LANDMARKERS[name]
+    from traindx.experiments.tasks import meta_features
+
+    mf = meta_features(_task(name))
+    return tuple(float(mf[k]) for k in LANDMARKERS)
 
 
 @lru_cache(maxsize=16)
@@ -172,8 +183,16 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
     for key in ("lr", "batch_size", "epochs", "n_train"):
         if (num[key] <= 0).any():
             raise InputError(f"column {key!r} has values <= 0; {key} must be positive")
-    names = tuple(DATASETS)
-    data = _codes(configs, "dataset", "mnist", names)
+    if "dataset" in configs:
+        names = tuple(pd.unique(configs["dataset"].fillna("mnist").astype(str)))
+        data = pd.Categorical(configs["dataset"].fillna("mnist").astype(str), categories=names).codes
+    else:
+        names, data = ("mnist",), np.zeros(len(configs), dtype=int)
+    for name in names:  # unknown tasks fail here with the closest names
+        if name not in DATASETS:
+            from traindx.experiments.tasks import info
+
+            info(name)
     model = _codes(configs, "model", "mlp_small", MODELS)
     shift = _codes(configs, "shift", "none", SHIFTS)
 
@@ -191,17 +210,16 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
     inverse = keys.groupby(["d", "m", "w", "k"], sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(keys))).groupby(inverse).first().to_numpy()
     counts = np.array(
-        [
-            _param_count(MODELS[model[i]], int(width[i]), int(depth[i]), *DATASETS[names[data[i]]][:2])
-            for i in first
-        ],
+        [_param_count(MODELS[model[i]], int(width[i]), int(depth[i]), names[data[i]]) for i in first],
         dtype=float,
     )
     n_params = counts[inverse]
 
     default_strength = np.array([_SHIFT_STRENGTH[s] for s in SHIFTS])[shift]
     strength = np.where(np.isnan(num["shift_strength"]), default_strength, num["shift_strength"])
-    dinfo = np.array([[c, math.log10(math.prod(shp)), math.log10(n)] for shp, c, n in DATASETS.values()])
+    dinfo = np.array(
+        [[c, math.log10(math.prod(shp)), math.log10(n)] for shp, c, n in map(_dataset_info, names)]
+    )
     steps = num["epochs"] * np.ceil(num["n_train"] / num["batch_size"])
     cols = [
         np.log10(num["lr"]),
@@ -228,7 +246,7 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
         used = np.unique(data)
         lm = np.zeros((len(names), len(LANDMARKERS)))
         for i in used:
-            lm[i] = KNOWN_LANDMARKERS[names[i]]
+            lm[i] = _landmarkers(names[i])
         parts.append(lm[data].astype(np.float32))
     return np.hstack(parts).astype(np.float32)
 
