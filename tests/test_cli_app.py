@@ -51,6 +51,8 @@ def test_every_command_help_shows_an_example():
         ["mdtree"],
         ["mdtree", "fit"],
         ["mdtree", "diagnose"],
+        ["monitor-report"],
+        ["tasks"],
     ]
     for cmd in commands:
         result = CliRunner().invoke(app, [*cmd, "--help"])

@@ -28,6 +28,14 @@ def _worker(rank: int, world: int, folder: str) -> None:
         )
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         mon = DistributedMonitor(model, opt, every=2, stop_on=("input_scale",), sync_every=SYNC)
+        calls = {"all_reduce": 0}
+        all_reduce = dist.all_reduce
+
+        def counted(*args, **kwargs):
+            calls["all_reduce"] += 1
+            return all_reduce(*args, **kwargs)
+
+        dist.all_reduce = counted  # DDP's own gradient all-reduce runs in C++ and is not counted
         g = torch.Generator().manual_seed(rank)
         stopped_at = None
         for step in range(STEPS):
@@ -43,6 +51,7 @@ def _worker(rank: int, world: int, folder: str) -> None:
                 stopped_at = step
                 break
         local = [f.code for f in mon.monitor.findings]
+        reduces_in_loop = calls["all_reduce"]
         mon.epoch_end(train_loss=loss.item())
         mon.close()
         saved = mon.save(f"{folder}/signals.parquet")
@@ -51,6 +60,7 @@ def _worker(rank: int, world: int, folder: str) -> None:
             "local": local,
             "merged": [(f.code, f.details.get("ranks")) for f in mon.findings],
             "saved": saved is not None,
+            "all_reduces": reduces_in_loop,
         }
         with open(f"{folder}/rank{rank}.json", "w") as fh:
             json.dump(result, fh)
@@ -69,6 +79,8 @@ def test_ranks_agree_on_stopping_and_rank0_reports_the_merged_findings(tmp_path)
     # ... yet both ranks stopped, at the same step: the first sync point after rank 1's finding
     assert r0["stopped_at"] == r1["stopped_at"] is not None
     assert (r0["stopped_at"] + 1) % SYNC == 0 and 25 <= r0["stopped_at"] < STEPS - 1
+    # the monitor talked to the other rank only at the sync points, not on every (or every sampled) step
+    assert r0["all_reduces"] == r1["all_reduces"] == (r0["stopped_at"] + 1) // SYNC
     # the merged findings name the rank that saw each one, the same on every rank; rank 0 alone writes them
     assert r0["merged"] == r1["merged"] and ["input_scale", [1]] in r0["merged"]
     assert r0["saved"] and not r1["saved"]

@@ -61,7 +61,7 @@ def _main(
 ) -> None:
     """Diagnose neural-network training: live monitor, curve diagnosis, loss landscape, meta-learning.
 
-    Example: traindx demo --epochs 1 --out demo
+    Example: traindx demo --quick
     """
     _STATE["debug"] = debug
 

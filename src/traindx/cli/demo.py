@@ -11,16 +11,20 @@ from traindx.cli.app import command, output_folder
 
 @command()
 def demo(
-    epochs: int = typer.Option(3, min=1, help="Epochs to train."),
-    out: Path = typer.Option(Path("traindx-demo"), help="Folder for the signal record and reports."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer, smaller trainings (about half a minute)."),
+    epochs: int = typer.Option(None, min=1, help="Epochs per training (default: 6, or 3 with --quick)."),
+    out: Path = typer.Option(
+        Path("traindx-demo"), help="Folder for the run store, signal records, models and report.html."
+    ),
 ) -> None:
-    """Train a small model on offline data with the live monitor on, then show the findings.
+    """Show the whole tool on offline data: sweep, monitor, curve diagnosis, suggest, MD tree, HTML report.
 
-    Example: traindx demo --epochs 1 --out demo
+    Example: traindx demo --quick --out demo
 
-    A healthy run and a deliberately broken one (learning rate far too high) run side by side; each run's
-    signal record is written to OUT.
+    Six real trainings (one healthy, five broken in common ways) run with the live monitor on into a DuckDB
+    run store (OUT/runs.duckdb, rewritten each time); the curve diagnoser reads them, a performance
+    predictor suggests what to try next, the MD tree diagnoses a small CNN, and OUT/report.html holds it all.
     """
     from traindx.report.demo import run_demo
 
-    run_demo(epochs=epochs, out=output_folder(out, "--out"))
+    run_demo(out=output_folder(out, "--out"), quick=quick, epochs=epochs)

@@ -143,21 +143,13 @@ def _summary_table(result):
     """One row per run: the calls raised now, where it is heading, the likely cause."""
     from rich.table import Table
 
-    labels = [c[2:] for c in result.columns if c.startswith("p_")]
-    groups = {
-        "now": [lb for lb in labels if not lb.startswith(("final_", "cause_"))],
-        "heading to": [lb for lb in labels if lb.startswith("final_")],
-        "likely cause": [lb for lb in labels if lb.startswith("cause_")],
-    }
+    from traindx.report.tables import call_summary
+
+    summary = call_summary(result)
     table = Table(title=f"{len(result)} runs", title_justify="left")
-    table.add_column("run")
-    table.add_column("epoch", justify="right")
-    for name in groups:
-        table.add_column(name)
-    for run_id, row in result.iterrows():
-        cells = []
-        for members in groups.values():
-            raised = [lb.removeprefix("final_").removeprefix("cause_") for lb in members if row[lb]]
-            cells.append(", ".join(raised) if raised else "-")
-        table.add_row(str(run_id), str(row["epoch"]), *cells)
+    for name in ("run", "epoch", "now", "heading to", "likely cause"):
+        table.add_column(name, justify="right" if name == "epoch" else "left")
+    for run_id, row in summary.iterrows():
+        table.add_row(str(run_id), str(result.loc[run_id, "epoch"]), row["now"], row["heading to"],
+                      row["likely cause"])  # fmt: skip
     return table

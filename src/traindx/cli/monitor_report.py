@@ -17,6 +17,8 @@ def monitor_report(
     """Draw each indicator of a monitor's signal record over the steps, with its findings marked.
 
     The findings are read from <record stem>.findings.json beside the record when it is there.
+
+    Example: traindx monitor-report traindx-demo/lr_too_high_signals.parquet
     """
     from traindx.report.signals import load_signal_record, signals_report
 

@@ -15,7 +15,10 @@ def tasks_command(
     ),
     csv: str = typer.Option(None, help="Also write the table to this CSV file."),
 ) -> None:
-    """List the tasks available from the data dir ($TRAINDX_DATA_DIR), with meta-features computed from data."""
+    """List the tasks available from the data dir ($TRAINDX_DATA_DIR), with meta-features computed from data.
+
+    Example: traindx tasks --modality tabular --csv tasks.csv
+    """
     import pandas as pd
     from rich.console import Console
     from rich.progress import Progress

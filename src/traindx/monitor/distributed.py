@@ -41,6 +41,7 @@ from typing import Any
 from traindx.errors import InputError
 from traindx.monitor.findings import Finding
 from traindx.monitor.writers import WriterSet
+from traindx.monitor.writers.base import ranked
 
 #: steps between two agreements on ``should_stop`` (the epoch end always agrees too)
 SYNC_EVERY = 100
@@ -54,7 +55,8 @@ def is_distributed() -> bool:
 
 
 def merge_findings(per_rank: list[list[dict]]) -> list[Finding]:
-    """Merge the ranks' findings by code (earliest step, summed count, worst severity, the ranks that saw it).
+    """Merge the ranks' findings by code (earliest step, summed count, worst severity, the ranks that saw it),
+    ranked as the monitor ranks its own (primary finding of each episode first).
 
     Example:
         >>> a = Finding("input_scale", "warning", 40, 0, "input RMS 50", "normalize").to_dict()
@@ -75,7 +77,9 @@ def merge_findings(per_rank: list[list[dict]]) -> list[Finding]:
             m.merge(f)
             m.step = first
             m.details["ranks"].append(rank)
-    return sorted(merged.values(), key=lambda f: (f.step, f.code))
+    for f in merged.values():
+        f.caused_by = None  # the ranking is redone over all ranks' findings
+    return ranked(merged.values())
 
 
 class DistributedMonitor:
