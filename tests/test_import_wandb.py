@@ -94,6 +94,16 @@ def test_wandb_chart_csv_download(wandb_dir, tmp_path):
     assert runs["source"].tolist() == ["wandb-csv", "wandb-csv"] and "val_loss" not in one
 
 
+def test_wandb_runs_table_download_is_refused_with_the_reason(tmp_path):
+    table = pd.DataFrame({"Name": ["baseline", "wider"], "State": ["finished"] * 2, "Runtime": [12, 14],
+                          "lr": [0.1, 0.2], "val_acc": [0.7, 0.75], "val_loss": [0.5, 0.45]})  # fmt: skip
+    table.to_csv(tmp_path / "wandb_export.csv", index=False)
+    with pytest.raises(
+        InputError, match="no epochs: one final value per run, like MLflow's or W&B's runs-table"
+    ):
+        tdx.load_runs(tmp_path / "wandb_export.csv")
+
+
 def test_wandb_bad_run_files(wandb_dir, tmp_path):
     root, _ = wandb_dir
     data = run_files(root / "wandb")[0].read_bytes()
