@@ -54,7 +54,8 @@ class MissingZeroGrad(Indicator):
         same, change = reused
         grown = bool(self._early) and self._norm >= self.t("growth") * min(self._early)
         bad = same and change < self.t("kept") and grown
-        if ctx.persist(bad):
+        # one check is enough: the same tensor still holding the old sum, with a grown norm, has no healthy reading
+        if bad:
             ctx.status("critical", change, "gradients carry over between steps")
             ctx.fire(
                 "missing_zero_grad",
