@@ -201,7 +201,7 @@ Per task:
 {_md(lab_task, ".3f")}
 
 ## Tasks, sources and licences
-Raw files as published (see the task suite's TASKS.md): PMLB (EpistasisLab/pmlb, MIT; each table per its
+Raw files as published (listed in the task suite's index in its data folder): PMLB (EpistasisLab/pmlb, MIT; each table per its
 original source), NASA PROMISE kc1, UCI blood transfusion (CC BY 4.0), MNIST (LeCun et al.), Fashion-MNIST
 (Zalando, MIT), notMNIST (MIT), CIFAR-10 (Krizhevsky 2009, JPEG re-encoding), NLTK corpora (per corpus),
 tiny shakespeare (public domain), UCR/UEA archive through aeon (BSD-3), scikit-learn generators and digits
