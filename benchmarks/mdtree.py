@@ -14,7 +14,9 @@ Run:
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,9 @@ import torch
 from traindx.landscape import MDTree, read_model_diagnosis_csv
 from traindx.landscape.mdtree import QUESTIONS, question_rows
 
-CSV = "/work/shared/data/mdtree/dataframe_normal_public.csv"
+# the data dir: $TRAINDX_DATA_DIR, else ../shared/data beside the checkout
+DATA_DIR = Path(os.environ.get("TRAINDX_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CSV = str(DATA_DIR / "mdtree" / "dataframe_normal_public.csv")
 VARIANTS = ("paper", "learned", "validation")
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "tasks_causes.toml"
 OUT = ROOT / "src" / "traindx" / "data" / "corpus" / "tasks_causes"
 COMMAND = (
-    "traindx sweep examples/tasks_causes.toml --store tasks_causes.duckdb --workers 1 --shuffle 0\n"
+    "traindx sweep examples/tasks_causes.toml --store tasks_causes.duckdb --workers 1\n"
     "python scripts/corpus_parts.py --store tasks_causes.duckdb"
 )
 

@@ -3,6 +3,7 @@ factorial spec's conditions are independent of each other and of the modality by
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -46,14 +47,43 @@ def test_parts_roundtrip_and_data_card(tmp_path):
 def test_factorial_spec_is_balanced_across_modalities():
     spec = load_spec("examples/tasks_causes.toml")
     df = pd.DataFrame(spec.configs)
-    df["modality"] = df["part"].str.replace("healthy_", "")
-    assert len(df) >= 6000 and df["dataset"].nunique() >= 40 and df["modality"].nunique() == 4
-    cond = applied_conditions(df)
-    corr = cond.corr().abs().to_numpy()
-    assert (corr[~pd.DataFrame(corr).eq(corr.diagonal()).to_numpy()] <= 0.1).all()
-    rates = cond.groupby(df["modality"]).mean()
-    assert ((rates.max() - rates.min()) <= 0.10).all(), rates
+    assert len(df) >= 6000 and df["dataset"].nunique() >= 40 and df["part"].nunique() == 4
     assert set(df["seed"]) == {0, 1, 2} and df["epochs"].between(20, 60).all()
+    for n in (192, 2 * 192, len(df)):  # a complete round of blocks, two, and the whole design
+        head = df.iloc[:n]
+        cond = applied_conditions(head)
+        corr = cond.corr().abs().to_numpy()
+        assert (corr[~np.eye(len(corr), dtype=bool)] <= 0.1).all(), n
+        rates = cond.groupby(head["part"]).mean()
+        assert ((rates.max() - rates.min()) <= 0.10).all(), (n, rates)
+        assert 0.05 <= (cond.sum(axis=1) == 0).mean() <= 0.08  # healthy baselines
+
+
+def test_factorial_blocks_are_orthogonal_and_interleaved():
+    spec = parse_spec({
+        "order": "interleave",
+        "base": {"model": "mlp", "epochs": 2},
+        "parts": [
+            {"name": name, "base": {"dataset": ds}, "grid": {"seed": [0, 1]},
+             "factorial": {"blocks": 2, "seed": 0, "label_noise": {"healthy": 0.0, "applied": [0.2, 0.4]},
+                           "imbalance": {"healthy": 1.0, "applied": [0.5]},
+                           "dropout": {"healthy": 0.0, "applied": [0.1]}},
+             "random": {"seed": 1, "lr": {"log_uniform": [1e-3, 1e-2]}}}
+            for name, ds in (("a", "moons"), ("b", "circles"))
+        ],
+    })  # fmt: skip
+    df = pd.DataFrame(spec.configs)
+    assert len(df) == 2 * 2 * 4 * 2  # parts x blocks x 4 rows (3 keys -> Hadamard order 4) x seeds
+    assert df["part"].tolist()[:4] == ["a", "b", "a", "b"]
+    cond = applied_conditions(df)
+    a = cond[df["part"] == "a"][["label_noise", "imbalance", "dropout"]]
+    assert (a.mean() == 0.5).all() and (a.corr().abs().to_numpy()[~np.eye(3, dtype=bool)] < 1e-9).all()
+    from traindx.errors import InputError
+
+    with pytest.raises(InputError, match="healthy"):
+        parse_spec({"base": {"dataset": "moons"}, "factorial": {"blocks": 1, "dropout": [0.1]}})
+    with pytest.raises(InputError, match="order must be"):
+        parse_spec({"order": "zigzag", "base": {"dataset": "moons"}})
 
 
 def test_sweep_shuffle_option(tmp_path):

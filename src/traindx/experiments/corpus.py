@@ -161,20 +161,23 @@ after every epoch with the set sizes (`n_train`, `n_val`, `n_test`), and the liv
 ```
 {command}
 ```
-The sweep skips finished runs, so the same command resumes it; `--shuffle 0` runs the configs in one fixed
-random order, so a corpus stopped early covers every task and condition evenly. Parts are exported with
-`python scripts/corpus_parts.py`.
+The sweep skips finished runs, so the same command resumes it where it stopped; the spec's
+`order = "interleave"` alternates between the modalities, so a corpus stopped early is balanced. Parts are
+exported with `python scripts/corpus_parts.py`.
 
 ## Conditions
-Each condition is drawn independently per run, from the same lists in every modality (see
-`examples/tasks_causes.toml`); the task is itself drawn at random within its modality. Applied means the value
-differs from the healthy one: train_fraction < 1, imbalance < 1 (validation and test keep the task's class
-distribution: balanced validation draws, the task's own test split), label_noise > 0, capacity other than
-medium (tiny, small, large: 1/16, 1/4, 4 x the family's default width), lr_scale other than 1 (0.003, 0.03,
-10, 100 x Adam's 1e-3), weight_decay > 0, dropout > 0, and a test-time shift suited to the modality (tables:
-noise, scale, missing, subpopulation; images: noise, blur, rotate, invert; text: word_dropout, typos; time
-series: noise, warp, offset, blur). Optimizer (Adam / AdamW), schedule (constant / cosine / step), batch size
-(32, 64, 128) and epochs (20, 25, 30) vary as well, drawn the same way.
+The eight applied conditions follow orthogonal two-level blocks (`[parts.factorial]` in
+`examples/tasks_causes.toml`): in every block of 16 rows each condition is applied in 8, every pair is
+uncorrelated, and row 0 applies none (a healthy baseline). The four modalities share the condition rows and
+the sweep alternates between them, so any complete round of blocks is exactly balanced; the task is a random
+draw within its modality. Applied means: train_fraction 0.25 or 0.05; imbalance 0.3 or 0.1 (half of the
+classes kept at that rate; validation drawn balanced, the test split the task's own); label_noise 0.2 or 0.5;
+capacity tiny, small or large (1/16, 1/4, 4 x the family's default width; healthy: medium); lr_scale 0.003,
+0.03, 10 or 100 x Adam's 1e-3; weight_decay 1e-3 or 1e-2; dropout 0.3 or 0.5; and a test-time shift suited to
+the modality (tables: noise, scale, missing, subpopulation; images: noise, blur, rotate, invert; text:
+word_dropout, typos; time series: noise, warp, offset, blur). Optimizer (Adam / AdamW), schedule (constant /
+cosine / step), batch size (32, 64, 128) and epochs (20, 25, 30) are drawn at random per row; every row
+trains with 3 seeds.
 
 Correlation of applied conditions over the runs (largest off-diagonal |r| = {off.max().max():.3f}):
 
@@ -198,7 +201,7 @@ Per task:
 {_md(lab_task, ".3f")}
 
 ## Tasks, sources and licences
-Raw files as published (see the task suite's TASKS.md): PMLB (EpistasisLab/pmlb, MIT; each table per its
+Raw files as published (listed in the task suite's index in its data folder): PMLB (EpistasisLab/pmlb, MIT; each table per its
 original source), NASA PROMISE kc1, UCI blood transfusion (CC BY 4.0), MNIST (LeCun et al.), Fashion-MNIST
 (Zalando, MIT), notMNIST (MIT), CIFAR-10 (Krizhevsky 2009, JPEG re-encoding), NLTK corpora (per corpus),
 tiny shakespeare (public domain), UCR/UEA archive through aeon (BSD-3), scikit-learn generators and digits
