@@ -8,7 +8,7 @@
 4. Scoring speed: 1M candidates featurized and scored by the default predictor.
 
 Run (about 20 minutes on 2 busy cores):
-    TRAINDX_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/search.py --pool 100 --seeds 3
+    TRAINDX_MNIST_DIR=../shared/data/mnist .venv/bin/python benchmarks/search.py --pool 100 --seeds 3
 
 ``--space user``: a user's own 7-parameter MLP space (learning_rate, num_layers, max_units, dropout, batch_size,
 weight_decay, momentum: names the shipped corpus never uses) on small PMLB tasks of the task layer. Each task's
@@ -17,7 +17,7 @@ the pool: a proposal scores the validation accuracy of the pool configuration ne
 scale where the distribution is log). Scores are normalised per task so that 0 is the pool's median and 1 its
 best. Methods: MetaSampler as a new user gets it (shipped corpus only), with no knowledge at all, and
 warm-started from the pools of the user's OTHER tasks in the same space (leave-task-out); TPE and random.
-    OMP_NUM_THREADS=1 TRAINDX_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/search.py --space user
+    OMP_NUM_THREADS=1 TRAINDX_DATA_DIR=../shared/data .venv/bin/python benchmarks/search.py --space user
 """
 
 from __future__ import annotations

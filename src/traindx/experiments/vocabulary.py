@@ -27,7 +27,7 @@ ARCH_DEFAULTS: dict[str, tuple[int, int]] = {
     "mlp": (64, 2),
     "cnn_small": (8, 2),
     "cnn_large": (16, 2),
-    "cnn": (16, 2),
+    "cnn": (8, 2),
     "resnet": (8, 2),
     "gru": (32, 1),
     "embbag": (32, 1),
