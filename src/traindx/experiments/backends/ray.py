@@ -72,7 +72,10 @@ class RayBackend(Backend):
                 yield ray.get(done[0])
             except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory, crashed)
                 first = (str(exc).strip().splitlines() or [""])[0]
-                yield died(configs_of[done[0]], f"the Ray worker running this run died ({type(exc).__name__}: {first})")
+                yield died(
+                    configs_of[done[0]],
+                    f"the Ray worker running this run died ({type(exc).__name__}: {first})",
+                )
 
     def close(self, cancel: bool = False) -> None:
         if not self._started:

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -71,10 +72,8 @@ def _watch(driver: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         alive = [pid for pid, start in known.items() if (st := _stat(pid)) is not None and st[1] == start]
         for pid in alive:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, sig)
-            except OSError:
-                pass
         if not alive:
             break
         time.sleep(2.0)
