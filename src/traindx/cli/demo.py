@@ -6,12 +6,12 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, output_folder
+from traindx.cli.app import at_least, command, output_folder
 
 
 @command()
 def demo(
-    epochs: int = typer.Option(3, min=1, help="Epochs to train."),
+    epochs: int = typer.Option(3, help="Epochs to train."),
     out: Path = typer.Option(Path("traindx-demo"), help="Folder for the signal record and reports."),
 ) -> None:
     """Train a small model on offline data with the live monitor on, then show the findings.
@@ -21,4 +21,5 @@ def demo(
     """
     from traindx.report.demo import run_demo
 
+    at_least(epochs, 1, "--epochs")
     run_demo(epochs=epochs, out=output_folder(out, "--out"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, output_file, writing
+from traindx.cli.app import at_least, command, output_file, writing
 
 
 @command()
@@ -23,7 +23,7 @@ def diagnose(
         "--html",
         help="Also write an HTML page of each run's curves with its calls (flagged runs first).",
     ),
-    max_runs: int = typer.Option(30, min=1, help="Most runs drawn on the --html page."),
+    max_runs: int = typer.Option(30, help="Most runs drawn on the --html page."),
 ) -> None:
     """Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why."""
     from rich.console import Console
@@ -32,6 +32,8 @@ def diagnose(
     import traindx as tdx
     from traindx.errors import InputError
 
+    at_least(max_runs, 1, "--max-runs")
+    at_least(at_epoch, 1, "--at-epoch")
     outs = [output_file(p, o) for p, o in ((json_out, "--json"), (csv_out, "--csv"), (html_out, "--html"))]
     if len({p.resolve() for p in outs if p is not None}) < sum(p is not None for p in outs):
         raise InputError("--json, --csv and --html name the same file; give each its own path")

@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from traindx.curves.schema import validate_curves, validate_runs
-from traindx.errors import InputError
+from traindx.errors import InputError, MissingDependencyError
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -43,6 +43,43 @@ _SUPPORTED = (
     "a DuckDB run store (.duckdb), a Parquet curve table or exported store folder, a CSV, a TensorBoard log dir, "
     "'mlflow:<tracking-uri>' or a Keras History"
 )
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    """What the file readers raise for bytes that are not what they should be."""
+    import zlib
+
+    import pyarrow
+
+    kinds = [
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        OSError,
+        EOFError,
+        zlib.error,
+        pyarrow.ArrowException,
+    ]
+    try:
+        import duckdb
+
+        kinds.append(duckdb.Error)
+    except ImportError:  # pragma: no cover
+        pass
+    try:  # TensorBoard's reader raises its own error for a damaged event file
+        from tensorboard.compat.tensorflow_stub.errors import OpError
+
+        kinds.append(OpError)
+    except ImportError:
+        pass
+    try:
+        from google.protobuf.message import DecodeError
+
+        kinds.append(DecodeError)
+    except ImportError:
+        pass
+    return tuple(kinds)
 
 
 def _header(path: Path) -> bytes:
@@ -156,7 +193,20 @@ def load_runs(
         path = Path(source).expanduser()
         if not path.exists():
             raise InputError(f"{path} does not exist; pass {_SUPPORTED}")
-        runs, curves = _read_path(path)
+        try:
+            runs, curves = _read_path(path)
+        except (InputError, MissingDependencyError, PermissionError, FileNotFoundError, IsADirectoryError):
+            raise
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 and retry"
+            ) from exc
+        except _unreadable() as exc:  # corrupt, truncated or mislabelled: name the file and what it should be
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise InputError(
+                f"cannot read {path} ({type(exc).__name__}: {first}); the file is corrupt, truncated or not what "
+                f"its name says; pass {_SUPPORTED}"
+            ) from exc
     else:
         raise InputError(f"cannot load runs from a {type(source).__name__}; pass {_SUPPORTED}")
     if "run_id" in curves.columns and curves.empty:
