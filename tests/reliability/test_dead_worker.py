@@ -66,9 +66,11 @@ def test_local_sweep_survives_a_dying_worker_and_the_rerun_redoes_only_it(tmp_pa
 
 
 def _ray_pids(root: int) -> dict[int, int]:
+    import ray
+
     from traindx.experiments.backends.reaper import ray_descendants
 
-    return ray_descendants(root)
+    return ray_descendants(root, os.path.dirname(os.path.abspath(ray.__file__)) + os.sep)
 
 
 def _alive(pids: dict[int, int]) -> list[int]:

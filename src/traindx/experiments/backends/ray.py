@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from traindx.errors import require
+from traindx.experiments.backends import reaper
 from traindx.experiments.backends.base import Backend, died, execute
 
 
@@ -51,12 +52,15 @@ class RayBackend(Backend):
             }
             if self.address is None:
                 kwargs["num_cpus"] = self.workers
-            ray.init(address=self.address, **kwargs)
+                self._reaper = (
+                    reaper.start()
+                )  # a local instance is ours: none of its processes may outlive us
+            try:
+                ray.init(address=self.address, **kwargs)
+            except BaseException:
+                reaper.stop(self._reaper)
+                raise
             self._started = True
-            if self.address is None:  # a local instance is ours: none of its processes may outlive us
-                from traindx.experiments.backends import reaper
-
-                self._reaper = reaper.start()
         return ray
 
     def imap_unordered(self, configs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -88,7 +92,5 @@ class RayBackend(Backend):
         self._pending = []
         ray.shutdown()
         self._started = False
-        from traindx.experiments.backends import reaper
-
         reaper.stop(self._reaper)
         self._reaper = None

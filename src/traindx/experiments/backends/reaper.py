@@ -27,12 +27,14 @@ _PROC = Path("/proc")
 
 
 def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, start time) of ``pid`` from /proc, or None when it is gone."""
+    """(parent pid, start time) of ``pid`` from /proc, or None when it is gone (or a zombie: it has exited)."""
     try:
         text = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
     return int(fields[1]), int(fields[19])
 
 
@@ -43,8 +45,15 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def ray_descendants(root: int) -> dict[int, int]:
-    """``{pid: start time}`` of the processes below ``root`` whose command line names Ray."""
+def _is_ray(pid: int, ray_dir: str) -> bool:
+    """Ray's own processes: workers and agents retitle themselves ``ray::...``; the others run files of the
+    installed ray package (a plain substring test would also match, say, a user or folder named ray)."""
+    cmd = _cmdline(pid)
+    return cmd.startswith("ray::") or (bool(ray_dir) and ray_dir in cmd)
+
+
+def ray_descendants(root: int, ray_dir: str = "") -> dict[int, int]:
+    """``{pid: start time}`` of the processes below ``root`` that are Ray's (see :func:`_is_ray`)."""
     children: dict[int, list[int]] = {}
     starts: dict[int, int] = {}
     for entry in _PROC.iterdir() if _PROC.is_dir() else ():
@@ -55,20 +64,40 @@ def ray_descendants(root: int) -> dict[int, int]:
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
-        if "ray" in _cmdline(pid).lower():
+        if pid != os.getpid() and _is_ray(pid, ray_dir):  # never itself: its arguments name the ray folder
             out[pid] = starts[pid]
     return out
 
 
-def _watch(driver: int) -> None:
+def _orphans_of_group(group: int, ray_dir: str) -> dict[int, int]:
+    """Ray processes left in the driver's process group after it died (re-parented, so not descendants)."""
+    out = {}
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            same = os.getpgid(pid) == group and pid != os.getpid()
+        except OSError:
+            continue
+        if same and (st := _stat(pid)) is not None and _is_ray(pid, ray_dir):
+            out[pid] = st[1]
+    return out
+
+
+def _watch(driver: int, group: int, ray_dir: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal is the driver's to handle
     known: dict[int, int] = {}
+    os.write(sys.stdout.fileno(), b"ready\n")
     while True:
-        known.update(ray_descendants(driver))
-        ready, _, _ = select.select([sys.stdin], [], [], 1.0)
+        known.update(ray_descendants(driver, ray_dir))
+        ready, _, _ = select.select([sys.stdin], [], [], 0.5)
         if ready and not os.read(sys.stdin.fileno(), 1024):
             break  # EOF: the driver is gone
     time.sleep(1.0)  # give a clean shutdown a moment to finish on its own
+    known.update(
+        _orphans_of_group(group, ray_dir)
+    )  # what started in the last half second before the driver died
     for sig in (signal.SIGTERM, signal.SIGKILL):
         alive = [pid for pid, start in known.items() if (st := _stat(pid)) is not None and st[1] == start]
         for pid in alive:
@@ -80,19 +109,25 @@ def _watch(driver: int) -> None:
 
 
 def start(driver: int | None = None) -> subprocess.Popen | None:
-    """Start the watcher for ``driver`` (this process by default); keep the returned handle open while Ray
-    runs and close its stdin (:func:`stop`) after ``ray.shutdown()``."""
+    """Start the watcher for ``driver`` (this process by default) before Ray starts; keep the returned handle
+    open while Ray runs and close its stdin (:func:`stop`) after ``ray.shutdown()``."""
     if not _PROC.is_dir():
         return None
+    import ray
+
+    driver = driver or os.getpid()
+    ray_dir = os.path.dirname(os.path.abspath(ray.__file__)) + os.sep
     # the watcher uses the standard library only, so it runs as a plain script in isolated mode
-    return subprocess.Popen(
-        [sys.executable, "-I", __file__, str(driver or os.getpid())],
+    proc = subprocess.Popen(
+        [sys.executable, "-I", __file__, str(driver), str(os.getpgid(driver)), ray_dir],
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # outlives a kill of the driver's process group
         close_fds=True,
     )
+    proc.stdout.readline()  # watching before Ray starts its first process
+    return proc
 
 
 def stop(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
@@ -107,4 +142,4 @@ def stop(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
 
 
 if __name__ == "__main__":
-    _watch(int(sys.argv[1]))
+    _watch(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
