@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from traindx.cli import app
-from traindx.experiments.backends.base import FAULT_ENV
 from traindx.experiments.runner import run_id
 from traindx.experiments.spec import parse_spec
 from traindx.experiments.sweep import run_sweep
 from traindx.store import RunStore
 
+FAULT_ENV = "TRAINDX_FAULT_RUN"  # traindx.experiments.backends.base.FAULT_ENV
 SIX = {
     "base": {"dataset": "digits", "model": "logreg", "n_train": 200, "val_size": 50, "epochs": 2,
              "eval_subset": 100},

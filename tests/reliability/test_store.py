@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 from traindx.cli import app
 from traindx.errors import InputError
 from traindx.store import RunStore, load_runs
-from traindx.store.runstore import is_duckdb_file
 
 
 def _run(rid: str, **cfg) -> dict:
@@ -197,6 +196,8 @@ if __name__ == "__main__":
 
 @pytest.mark.slow
 def test_a_thousand_reads_during_a_sweep_never_fail(tmp_path):
+    from traindx.store.runstore import is_duckdb_file
+
     path = tmp_path / "runs.duckdb"
     script = tmp_path / "sweeper.py"
     script.write_text(_SWEEPER)
