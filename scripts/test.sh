@@ -7,5 +7,9 @@ bash scripts/setup.sh
 if [ -z "${TRAINDX_MNIST_DIR:-}" ] && [ -d ../shared/data/mnist ]; then
   export TRAINDX_MNIST_DIR="$(cd ../shared/data/mnist && pwd)"
 fi
+# The task suite (pmlb/, ucr/, nltk/, ...) is read from the same shared data dir.
+if [ -z "${TRAINDX_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
+  export TRAINDX_DATA_DIR="$(cd ../shared/data && pwd)"
+fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/python -m pytest "$@"

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-_SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_SHARED_MNIST = _SHARED_DATA / "mnist"
+if "TRAINDX_DATA_DIR" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["TRAINDX_DATA_DIR"] = str(_SHARED_DATA)
 if "TRAINDX_MNIST_DIR" not in os.environ and _SHARED_MNIST.is_dir():
     os.environ["TRAINDX_MNIST_DIR"] = str(_SHARED_MNIST)
 

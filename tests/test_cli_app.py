@@ -32,3 +32,29 @@ def test_debug_shows_the_underlying_error(tmp_path):
     result = CliRunner().invoke(app, ["--debug", "sweep", str(spec), "--store", str(tmp_path / "s.duckdb")])
     assert result.exit_code != 0
     assert isinstance(result.exception.__cause__, UnicodeDecodeError)  # the traceback shows the decode error
+
+
+def test_version_comes_from_the_package():
+    import traindx
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"traindx {traindx.__version__}"
+
+
+def test_every_command_help_shows_an_example():
+    commands = [
+        ["demo"],
+        ["sweep"],
+        ["diagnose"],
+        ["suggest"],
+        ["mdtree"],
+        ["mdtree", "fit"],
+        ["mdtree", "diagnose"],
+        ["monitor-report"],
+        ["tasks"],
+    ]
+    for cmd in commands:
+        result = CliRunner().invoke(app, [*cmd, "--help"])
+        assert result.exit_code == 0, (cmd, result.output)
+        assert "Example: traindx " + cmd[0] in result.output, cmd

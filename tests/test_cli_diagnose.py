@@ -74,3 +74,79 @@ def test_csv_without_metrics_is_a_clear_error(tmp_path, small_default):
     res = CliRunner().invoke(app, ["diagnose", str(path)])
     assert res.exit_code == 2
     assert "error:" in res.output and "Traceback" not in res.output
+
+
+def test_help_lists_every_reader():
+    from traindx.store.importers import IMPORTERS
+
+    res = CliRunner().invoke(app, ["diagnose", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    for imp in IMPORTERS:
+        assert f"{imp.name}:" in res.output
+    assert "--percent" in res.output
+
+
+def test_only_judged_labels_are_shown(tmp_path, small_default):
+    curves = _curves(2, seed=3)
+    path = tmp_path / "no_test.csv"
+    curves.drop(columns="test_acc").to_csv(path, index=False)  # dataset_shift needs a test accuracy
+    res = CliRunner().invoke(app, ["diagnose", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    tables = res.output.split("not judged for any run")[1]
+    assert "dataset_shift" in res.output.split("run run0")[0]  # named once as left out ...
+    assert "dataset_shift" not in tables.split("\n", 1)[1] and "overfitting" in tables  # ... not as rows
+    mixed = curves.assign(test_acc=curves["test_acc"].where(curves["run_id"] == "run0"))
+    mixed.to_csv(path, index=False)  # run1 lacks a test accuracy: its row says so
+    res = CliRunner().invoke(app, ["diagnose", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    run1 = res.output.split("run run1")[1]
+    assert "not judged for any run" not in res.output
+    assert "dataset_shift" in run1 and "not judged" in run1.split("dataset_shift")[1].split("\n")[0]
+
+
+def test_percent_accuracies_noted_or_forced(tmp_path, small_default):
+    curves = _curves(2, seed=4)
+    path = tmp_path / "pct.csv"
+    acc = ["train_acc", "val_acc", "test_acc"]
+    curves.assign(**{c: curves[c] * 100 for c in acc}).to_csv(path, index=False)
+    out = tmp_path / "d.json"
+    res = CliRunner().invoke(app, ["diagnose", str(path), "--json", str(out)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "note: accuracies read as percent and divided by 100: train_acc, val_acc, test_acc" in res.output
+    detected = json.loads(out.read_text())
+    res = CliRunner().invoke(app, ["diagnose", str(path), "--percent", "--json", str(out)])
+    assert res.exit_code == 0 and "note:" not in res.output
+    assert json.loads(out.read_text()) == detected
+    res = CliRunner().invoke(app, ["diagnose", str(path), "--no-percent"])
+    assert res.exit_code == 2 and "looks like percent" in res.output
+
+
+def test_many_runs_get_one_summary_row_each(tmp_path, small_default):
+    path = tmp_path / "curves.csv"
+    _curves(12, seed=4).to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["diagnose", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "12 runs" in res.output and "run run0" not in res.output  # a summary, not twelve tables
+    assert all(f"run{i} " in res.output for i in range(12)) and "--details" in res.output
+    res = CliRunner().invoke(app, ["diagnose", str(path), "--details"])
+    assert "run run11" in res.output
+
+
+def test_start_up_stays_light():
+    """Other commands do not import the readers (pandas alone is ~1 s), and reading a CSV imports none of the
+    logging libraries the other readers need."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, traindx.cli\n"
+        "assert 'pandas' not in sys.modules and 'traindx.store.importers' not in sys.modules\n"
+        "import traindx as tdx\n"
+        "path = tempfile.mkdtemp() + '/c.csv'\n"
+        "open(path, 'w').write('run_id,epoch,val_acc\\na,1,0.5\\na,2,0.6\\n')\n"
+        "tdx.load_runs(path)\n"
+        "heavy = {'wandb', 'mlflow', 'tensorboard', 'lightning', 'keras', 'transformers'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -86,12 +86,19 @@ def test_corpus_files_and_tidy_parquet(store, tmp_path):
     assert runs_t["run_id"].tolist() == ["r1", "r2"] and len(curves_t) == 5
 
 
-def test_percent_accuracies_on_request(tmp_path):
+def test_percent_accuracies_detected_forced_or_refused(tmp_path):
     path = tmp_path / "pct.csv"
-    pd.DataFrame({"run_id": "a", "epoch": [1, 2], "val_acc": [55.0, 70.0]}).to_csv(path, index=False)
-    with pytest.raises(InputError, match="percent=True"):
-        tdx.load_runs(path)
-    assert tdx.load_runs(path, percent=True)[1]["val_acc"].tolist() == pytest.approx([0.55, 0.7])
+    pd.DataFrame({"run_id": "a", "epoch": [1, 2], "val_acc": [55.0, 70.0], "train_acc": [0.5, 0.9]}).to_csv(
+        path, index=False
+    )
+    _, curves = tdx.load_runs(path)
+    assert curves["val_acc"].tolist() == pytest.approx([0.55, 0.7])
+    assert curves["train_acc"].tolist() == pytest.approx([0.5, 0.9])  # already fractions: left alone
+    assert curves.attrs["notices"] == ["accuracies read as percent and divided by 100: val_acc (largest 70)"]
+    forced = tdx.load_runs(path, percent=True)[1]
+    assert forced["train_acc"].tolist() == pytest.approx([0.005, 0.009]) and forced.attrs["notices"] == []
+    with pytest.raises(InputError, match="looks like percent"):
+        tdx.load_runs(path, percent=False)
 
 
 def test_bad_sources(tmp_path):
@@ -101,7 +108,7 @@ def test_bad_sources(tmp_path):
     import sqlite3
 
     sqlite3.connect(sqlite).execute("CREATE TABLE t (x INTEGER)").connection.commit()
-    with pytest.raises(InputError, match="pass 'mlflow:sqlite:///"):
+    with pytest.raises(InputError, match="an SQLite file but not an MLflow tracking store"):
         tdx.load_runs(sqlite)
     import duckdb
 
@@ -113,7 +120,7 @@ def test_bad_sources(tmp_path):
     with pytest.raises(InputError, match="cannot tell what .*notes.bin holds"):
         tdx.load_runs(tmp_path / "notes.bin")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="folder with no Parquet, CSV or TensorBoard"):
+    with pytest.raises(InputError, match="a folder holding no runs any reader knows"):
         tdx.load_runs(tmp_path / "empty")
     with pytest.raises(InputError, match="cannot load runs from a list"):
         tdx.load_runs([1, 2])

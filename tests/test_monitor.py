@@ -187,7 +187,8 @@ def test_failing_indicator_disables_itself_once(monkeypatch):
     def boom(*_a):
         raise RuntimeError("broken")
 
-    monkeypatch.setattr(mon, "_rule_dead", boom)
+    (dead,) = [i for i in mon._indicators if i.name == "dead_relu"]
+    monkeypatch.setattr(dead, "update", boom)
     for _ in range(5):
         model(torch.randn(8, 64)).sum().backward()
         mon.step(1.0)
@@ -239,10 +240,13 @@ def test_faults_are_detected(digits, fault, code):
     if fault == "unscaled":
         data = (digits[0] * 255, digits[1], digits[2] * 255, digits[3])
     opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
-    mon = _train(model, opt, data, tdx.Monitor(model, opt), epochs=3, zero_grad=fault != "no_zero_grad")
+    # a fixed period keeps the test independent of the machine's speed (the adaptive schedule samples a
+    # loaded machine less); detection at default settings is measured in benchmarks/faults.py
+    mon = tdx.Monitor(model, opt, every=3)
+    mon = _train(model, opt, data, mon, epochs=3, zero_grad=fault != "no_zero_grad")
     codes = {f.code for f in mon.findings}
     if code is None:
-        assert codes & {"exploding_gradients", "lr_too_high", "nan_inf", "loss_spike", "oscillation"}
+        assert mon.diagnosis[0].primary.code == "missing_zero_grad"
     else:
         assert code in codes
     assert all(f.message and f.advice for f in mon.findings)

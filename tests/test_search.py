@@ -54,7 +54,7 @@ def test_featurize_configs_shape_defaults_and_errors():
     # logreg on 8x8 digits: 64 * 10 + 10 parameters
     assert X[0, names.index("log_params")] == pytest.approx(np.log10(650), rel=1e-5)
     with pytest.raises(InputError, match="unknown model"):
-        featurize_configs(pd.DataFrame({"model": ["resnet"]}))
+        featurize_configs(pd.DataFrame({"model": ["transformer"]}))
     with pytest.raises(InputError, match="must be positive"):
         featurize_configs(pd.DataFrame({"dataset": ["digits"], "lr": [0.0]}))
 

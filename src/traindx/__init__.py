@@ -33,6 +33,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "landscape": ("traindx.landscape", None),
     "search": ("traindx.search", None),
     "report": ("traindx.report", None),
+    "tasks": ("traindx.experiments.tasks", None),
 }
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "search",
     "signals",
     "store",
+    "tasks",
 ]
 
 
@@ -71,6 +73,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from traindx import curves, experiments, landscape, monitor, report, search, signals, store
     from traindx.diagnose import CurveDiagnoser, diagnose
+    from traindx.experiments import tasks
     from traindx.monitor import Monitor
     from traindx.monitor.findings import Finding
     from traindx.search import EarlyStopping

@@ -2,7 +2,8 @@
 
 Each command parses its arguments, calls the library and renders the result; the library itself never prints.
 Commands register on :data:`app` in their own module (``demo``, ``sweep``, ``diagnose``, ``mdtree``,
-``suggest``) through :func:`traindx.cli.app.command`, which also gives them the shared error handling.
+``suggest``, ``monitor-report``, ``tasks``) through :func:`traindx.cli.app.command`, which also gives them the
+shared error handling.
 
 Example:
     $ traindx --help
@@ -10,7 +11,15 @@ Example:
 
 from __future__ import annotations
 
-from traindx.cli import demo, diagnose, mdtree, suggest, sweep  # noqa: F401  (registers the commands)
+from traindx.cli import (  # noqa: F401  (registers the commands)
+    demo,
+    diagnose,
+    mdtree,
+    monitor_report,
+    suggest,
+    sweep,
+    tasks,
+)  # fmt: skip
 from traindx.cli.app import app, mdtree_app
 
 __all__ = ["app", "mdtree_app"]

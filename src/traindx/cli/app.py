@@ -34,17 +34,35 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-mdtree_app = typer.Typer(help="Loss-landscape model diagnosis (MD tree): fit a tree or diagnose a model.")
+mdtree_app = typer.Typer(
+    help="Loss-landscape model diagnosis (MD tree): fit a tree or diagnose a model.\n\n"
+    "Example: traindx mdtree diagnose --model m.pt --arch m.json --data mnist",
+    no_args_is_help=True,
+)
 app.add_typer(mdtree_app, name="mdtree")
 
 _STATE = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from traindx import __version__
+
+        typer.echo(f"traindx {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
-    """Diagnose neural-network training: live monitor, curve diagnosis, loss landscape, meta-learning."""
+    """Diagnose neural-network training: live monitor, curve diagnosis, loss landscape, meta-learning.
+
+    Example: traindx demo --quick
+    """
     _STATE["debug"] = debug
 
 
@@ -114,13 +132,13 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def command(
-    on: typer.Typer = app, name: str | None = None
+    on: typer.Typer = app, name: str | None = None, cls: type | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``fn`` as a command of ``on`` behind :func:`guarded`."""
+    """Register ``fn`` as a command of ``on`` behind :func:`guarded` (``cls``: its click command class)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = guarded(fn)
-        on.command(name)(wrapped)
+        on.command(name, cls=cls)(wrapped)
         return wrapped
 
     return register

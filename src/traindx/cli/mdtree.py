@@ -29,7 +29,10 @@ def mdtree_fit(
     ),
     out: Path = typer.Option(Path("tree.json"), help="Where to write the fitted tree (JSON)."),
 ) -> None:
-    """Fit an MD tree on a model-diagnosis table and save it as JSON."""
+    """Fit an MD tree on a model-diagnosis table and save it as JSON.
+
+    Example: traindx mdtree fit --question width_vs_batch --out tree.json
+    """
     from traindx.landscape import MDTree, read_model_diagnosis_csv
 
     output_file(out, "--out")
@@ -57,7 +60,7 @@ def mdtree_diagnose(
         None, help="Weights of a second seed of the same model: enables CKA and connectivity."
     ),
     data: str = typer.Option(
-        "mnist", help="Dataset the model was trained on: mnist, fashion_mnist, digits, mnist1d."
+        "mnist", help="Task the model was trained on: a name from `traindx tasks` or a CSV / Parquet table."
     ),
     tree: Path = typer.Option(
         None, help="Tree JSON from `traindx mdtree fit`; default: fitted on the shipped CSV."
@@ -70,13 +73,16 @@ def mdtree_diagnose(
     ),
     trace_probes: int = typer.Option(100, help="Most Hutchinson probes for the Hessian trace."),
 ) -> None:
-    """Diagnose a trained model from its loss landscape: which knob to turn, with the tree's path in words."""
+    """Diagnose a trained model from its loss landscape: which knob to turn, with the tree's path in words.
+
+    Example: traindx mdtree diagnose --model a.pt --arch a.json --model2 b.pt --data mnist
+    """
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from traindx.errors import InputError
-    from traindx.experiments.datasets import load
+    from traindx.experiments.tasks import load
     from traindx.landscape import MDTree, load_model, model_diagnosis_metrics
     from traindx.landscape.mdtree import FEATURE_WORDS, QUESTIONS
 

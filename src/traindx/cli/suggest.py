@@ -16,7 +16,10 @@ def suggest(
     n: int = typer.Option(10, "-n", help="How many configurations to print."),
     kappa: float = typer.Option(0.0, help="Exploration: rank by predicted accuracy + kappa * uncertainty."),
 ) -> None:
-    """Print the N most promising untried configurations of SPEC, with predicted accuracy and uncertainty."""
+    """Print the N most promising untried configurations of SPEC, with predicted accuracy and uncertainty.
+
+    Example: traindx suggest examples/mnist_meta.toml --store runs.duckdb -n 10
+    """
     from rich.console import Console
     from rich.table import Table
 

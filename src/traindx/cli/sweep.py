@@ -24,11 +24,18 @@ def sweep(
     corpus: str = typer.Option(
         None, help="After the sweep, write a compact corpus PREFIX_runs.parquet and PREFIX_epochs.parquet."
     ),
+    shuffle: int = typer.Option(
+        None,
+        help="Run the configs in a random order drawn from this seed, so a sweep stopped early covers every "
+        "part and task evenly (the order does not change any run).",
+    ),
 ) -> None:
     """Run a sweep of trainings into a run store: resumable, failures recorded, Ctrl-C stops cleanly.
 
     Exit status: 0 when every run finished (or was already in the store), 1 when some runs failed, 3 when
     every run tried failed, 2 for bad input, 130 when interrupted.
+
+    Example: traindx sweep examples/mnist_meta.toml --store runs.duckdb --workers 2
     """
     from rich.progress import (
         BarColumn,
@@ -45,6 +52,10 @@ def sweep(
     from traindx.store import RunStore
 
     plan = load_spec(spec)  # the whole spec is checked before anything runs or is created
+    if shuffle is not None:
+        import random
+
+        random.Random(shuffle).shuffle(plan.configs)
     check_backend(backend, workers=workers, address=address)
     output_folder(export, "--export")
     if corpus is not None:

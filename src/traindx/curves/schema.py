@@ -167,7 +167,7 @@ def validate_curves(curves: pd.DataFrame, *, allow_gaps: bool = False, percent: 
                 continue
             raise InputError(
                 f"accuracy column {col!r} ranges {lo:g}..{hi:g}: it looks like percent; accuracies are fractions "
-                "in [0, 1]: divide by 100, or pass percent=True (tdx.load_runs(path, percent=True))"
+                "in [0, 1]: divide by 100, or pass percent=True (tdx.load_runs(path, percent=True); traindx diagnose --percent)"
             )
         raise InputError(
             f"accuracy column {col!r} ranges {lo:g}..{hi:g}, outside [0, 1]; accuracies are fractions of correct "
@@ -187,6 +187,40 @@ def validate_curves(curves: pd.DataFrame, *, allow_gaps: bool = False, percent: 
     order = ["run_id", "epoch", *present, *(c for c in counts if c in df.columns)]
     df = df[order + [c for c in df.columns if c not in order]]
     return df.sort_values(["run_id", "epoch"], kind="stable").reset_index(drop=True)
+
+
+def from_percent(curves: pd.DataFrame, percent: bool | None = None) -> tuple[pd.DataFrame, str | None]:
+    """Accuracies logged in percent as fractions, and a one-line notice when they were recognised as such.
+
+    ``percent=None`` divides an accuracy column by 100 when its largest value lies in (1, 100] and none is
+    negative (a fraction never exceeds 1, and a run that reached only 1% is not told apart: pass ``True``);
+    ``True`` divides every accuracy column; ``False`` leaves them. Nothing is printed: the caller shows the notice.
+
+    Example:
+        >>> c = pd.DataFrame({"run_id": ["a", "a"], "epoch": [1, 2], "val_acc": [55.0, 70.5], "train_acc": [0.5, 0.7]})
+        >>> fixed, note = from_percent(c)
+        >>> fixed["val_acc"].tolist(), fixed["train_acc"].tolist(), note
+        ([0.55, 0.705], [0.5, 0.7], 'accuracies read as percent and divided by 100: val_acc (largest 70.5)')
+    """
+    if percent is False:
+        return curves, None
+    present = [c for c in ACC_COLUMNS if c in curves.columns]
+    values = {c: pd.to_numeric(curves[c], errors="coerce") for c in present}
+    if percent:
+        scaled = [c for c in present if values[c].notna().any()]
+    else:
+        finite = {c: v[np.isfinite(v)] for c, v in values.items()}
+        scaled = [c for c, v in finite.items() if len(v) and 1 + _ACC_SLACK < v.max() <= 100 and v.min() >= 0]
+    if not scaled:
+        return curves, None
+    out = curves.copy()
+    out.attrs = dict(curves.attrs)
+    for col in scaled:
+        out[col] = values[col] / 100.0
+    if percent:
+        return out, None
+    largest = max(float(values[c].max()) for c in scaled)
+    return out, (f"accuracies read as percent and divided by 100: {', '.join(scaled)} (largest {largest:g})")
 
 
 def add_context(curves: pd.DataFrame, runs: pd.DataFrame | None) -> pd.DataFrame:

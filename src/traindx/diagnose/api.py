@@ -8,12 +8,17 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
+from traindx.curves.features import featurize
 from traindx.curves.schema import add_context
 from traindx.diagnose.advice import advice_for
-from traindx.diagnose.curve_diagnoser import CurveDiagnoser
+
+if TYPE_CHECKING:  # pragma: no cover
+    from traindx.diagnose.fitted import DiagnoserPrediction
 
 # Occlusion over the most important features only: each costs one extra predict_proba per label.
 N_CANDIDATES = 8
@@ -35,7 +40,7 @@ def _needs(label: str) -> tuple[str, ...]:
     return NEEDS.get(key, ("val_acc",))
 
 
-def drivers(diag: CurveDiagnoser, X: pd.DataFrame, label: str, top: int = 3) -> list[str]:
+def drivers(diag: DiagnoserPrediction, X: pd.DataFrame, label: str, top: int = 3) -> list[str]:
     """Per run, the ``top`` features whose replacement by the training median lowers P(label) the most.
 
     Returned as "feature=value (+delta)" strings, joined by ", ".
@@ -73,7 +78,7 @@ def drivers(diag: CurveDiagnoser, X: pd.DataFrame, label: str, top: int = 3) -> 
 def diagnose(
     curves: pd.DataFrame,
     at_epoch: int | None = None,
-    model: CurveDiagnoser | None = None,
+    model: DiagnoserPrediction | None = None,
     threshold: float = 0.5,
     runs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -99,8 +104,7 @@ def diagnose(
         from traindx.diagnose.default import default_diagnoser
 
         model = default_diagnoser()
-    diag = CurveDiagnoser(**model.get_params()).set_params(at_epoch=at_epoch)
-    X = diag.transform(add_context(curves, runs))
+    X = featurize(add_context(curves, runs), at_epoch=at_epoch, feature_set=model.get_params()["feature_set"])
     p = model.predict_proba_frame(X=X)
     unjudged = {}
     for label in model.labels_:
@@ -115,7 +119,9 @@ def diagnose(
         out[label] = raised[label].to_numpy()
     for label in model.labels_:
         out[f"p_{label}"] = p[label].round(4).to_numpy()
-    out["advice"] = [advice_for([lbl for lbl in model.labels_ if raised.loc[r, lbl]]) for r in X.index]
+    labels = list(model.labels_)
+    calls = raised[labels].to_numpy()  # row-wise numpy: per-cell pandas lookups cost seconds on 1,000 runs
+    out["advice"] = [advice_for([lbl for lbl, on in zip(labels, row, strict=True) if on]) for row in calls]
     note = {
         r: f"; not judged where {', '.join(sorted(m))} is missing: log it to get those calls"
         for r, m in unjudged.items()
@@ -126,7 +132,7 @@ def diagnose(
         "; ".join(
             f"{lbl}: {driver_cols[lbl][i]}"
             for lbl in driver_cols
-            if raised.iloc[i][lbl] and driver_cols[lbl][i]
+            if calls[i, labels.index(lbl)] and driver_cols[lbl][i]
         )
         for i in range(len(X))
     ]

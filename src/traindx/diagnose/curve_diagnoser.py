@@ -33,6 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from traindx.curves.features import featurize, featurize_checkpoints
+from traindx.diagnose.fitted import DiagnoserPrediction
 from traindx.errors import InputError
 
 MODELS = ("rf", "xgboost", "lightgbm", "logreg", "ensemble")
@@ -97,7 +98,7 @@ def make_model(name: str, n_estimators: int = 200, random_state: int = 0, class_
 CLASS_WEIGHTS = ("balanced", None)
 
 
-class CurveDiagnoser(ClassifierMixin, BaseEstimator):
+class CurveDiagnoser(DiagnoserPrediction, ClassifierMixin, BaseEstimator):
     """Multi-label diagnosis of learning curves with calibrated probabilities.
 
     Parameters:
@@ -136,17 +137,6 @@ class CurveDiagnoser(ClassifierMixin, BaseEstimator):
         self.n_estimators = n_estimators
         self.random_state = random_state
         self.class_weight = class_weight
-
-    # -- features ------------------------------------------------------------------------------------------
-    def transform(self, curves: pd.DataFrame, checkpoints=None) -> pd.DataFrame:
-        """Feature matrix the model reads (index run_id, or (run_id, checkpoint) with ``checkpoints``)."""
-        if checkpoints is not None:
-            X = featurize_checkpoints(curves, checkpoints, feature_set=self.feature_set)
-        else:
-            X = featurize(curves, at_epoch=self.at_epoch, feature_set=self.feature_set)
-        if hasattr(self, "feature_names_in_"):
-            X = X.reindex(columns=self.feature_names_in_)
-        return X
 
     def _features_for(self, curves: pd.DataFrame, y: pd.DataFrame) -> pd.DataFrame:
         if isinstance(y.index, pd.MultiIndex):
@@ -213,59 +203,3 @@ class CurveDiagnoser(ClassifierMixin, BaseEstimator):
                     est.fit(Xv, t)
             self.estimators_[label] = est
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "labels_"):
-            raise InputError(
-                "this CurveDiagnoser is not fitted; call .fit(curves, y) first (or use tdx.diagnose)"
-            )
-
-    def predict_proba_frame(
-        self, curves: pd.DataFrame | None = None, X: pd.DataFrame | None = None
-    ) -> pd.DataFrame:
-        """Probability of each label, one column per label (index as the feature rows)."""
-        self._check_fitted()
-        if X is None:
-            X = self.transform(curves)
-        Xv = X.reindex(columns=self.feature_names_in_).to_numpy(dtype=float)
-        out = {}
-        for label in self.labels_:
-            if label in self.constant_:
-                out[label] = np.full(len(X), float(self.constant_[label]))
-            else:
-                out[label] = self.estimators_[label].predict_proba(Xv)[:, 1]
-        return pd.DataFrame(out, index=X.index)
-
-    def predict_proba(self, curves: pd.DataFrame) -> list[np.ndarray]:
-        """Per label an (n_runs, 2) array of [P(0), P(1)] (scikit-learn's multi-output convention)."""
-        p = self.predict_proba_frame(curves)
-        return [np.column_stack([1 - p[c].to_numpy(), p[c].to_numpy()]) for c in self.labels_]
-
-    def predict(self, curves: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-        """0/1 label frame indexed by run_id."""
-        return (self.predict_proba_frame(curves) >= threshold).astype(int)
-
-    def score(self, curves: pd.DataFrame, y: pd.DataFrame) -> float:
-        """Macro-F1 over labels."""
-        from sklearn.metrics import f1_score
-
-        pred = self.predict(curves).loc[y.index.astype(str), self.labels_]
-        return float(
-            f1_score(y[self.labels_].to_numpy(int), pred.to_numpy(), average="macro", zero_division=0)
-        )
-
-    def feature_importances(self) -> pd.DataFrame:
-        """Impurity/gain importance per feature (rows) and label (columns); NaN for models without one."""
-        self._check_fitted()
-        cols = {}
-        for label, est in self.estimators_.items():
-            inner = (
-                est.calibrated_classifiers_[0].estimator if hasattr(est, "calibrated_classifiers_") else est
-            )
-            if hasattr(inner, "steps"):
-                inner = inner.steps[-1][1]
-            imp = getattr(inner, "feature_importances_", None)
-            if imp is None and hasattr(inner, "coef_"):
-                imp = np.abs(inner.coef_[0])
-            cols[label] = imp if imp is not None else np.full(self.n_features_in_, np.nan)
-        return pd.DataFrame(cols, index=self.feature_names_in_)

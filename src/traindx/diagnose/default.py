@@ -1,10 +1,14 @@
-"""The default diagnoser behind :func:`traindx.diagnose`, fitted from the corpus shipped with the package.
+"""The default diagnoser behind :func:`traindx.diagnose`: fitted from the corpus shipped with the package.
 
-The shipped corpus (``traindx/data/corpus/*_runs.parquet`` and ``*_epochs.parquet``: real MNIST and
-Fashion-MNIST trainings) is plain data. At first use in a process the model is *refitted* from it and kept in
-memory (the cache lives in the process, not on disk); nothing is ever unpickled, so no file on disk can swap
-the model. The fit takes about 30 s on 2 cores, once per process; :func:`default_diagnoser` returns the cached instance
-afterwards. Set ``TRAINDX_CORPUS_DIR`` to fit the default from another corpus of the same format.
+The shipped corpus (``traindx/data/corpus/<name>_runs.parquet`` and ``<name>_epochs.parquet``: real MNIST and
+Fashion-MNIST trainings) is plain data, and so is the fitted model: ``traindx/data/models/default_diagnoser.npz``
+(the forests' node arrays, read with ``allow_pickle=False``) and ``.json`` (labels, features, calibration, and
+the traindx version, fit settings and corpus hash it was built from). :func:`default_diagnoser` reads it in
+well under a second. When the file does not match this installation (another version, another corpus through
+``TRAINDX_CORPUS_DIR``, other fit settings) or cannot be read, it says why in a :class:`StaleModelWarning`
+and refits from the corpus instead (about 30 s on 2 cores, once per process). Nothing is ever unpickled.
+
+``python -m traindx.diagnose.build_default`` rebuilds the file from every corpus in the corpus folder.
 
 Training rows are (run, checkpoint) prefixes, so the model diagnoses a run at any epoch. Three label families
 are fitted together: the rule labels at the checkpoint (state now), the rule labels at the run's final epoch
@@ -21,16 +25,22 @@ Example:
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from traindx.curves.labels import cause_labels, checkpoint_rule_labels, future_labels
 from traindx.curves.schema import CONTEXT_COLUMNS, add_context
-from traindx.diagnose.curve_diagnoser import CurveDiagnoser
 from traindx.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from traindx.diagnose.curve_diagnoser import CurveDiagnoser
+    from traindx.diagnose.fitted import FittedDiagnoser
 
 # Early checkpoints are dense (the calls that matter most are made in the first epochs), later ones sparse; the
 # study used 1, 5, 6, 11, 16, 21, 26.
@@ -52,12 +62,46 @@ def corpus_dir() -> Path:
     return Path(own) if own else Path(str(resources.files("traindx") / "data" / "corpus"))
 
 
-def load_corpus(names: tuple[str, ...] = ("mnist", "fashion_mnist")) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(runs, curves) of the shipped corpora, finished runs only, run ids prefixed by the corpus name; the curves
-    carry the run context (train-set size, batch size, planned epochs) from the run table."""
+def corpus_names(folder: str | Path | None = None) -> tuple[str, ...]:
+    """Names of the corpora in ``folder`` (default :func:`corpus_dir`): each ``<name>_runs.parquet`` that has
+    its ``<name>_epochs.parquet``, sorted.
+
+    Example:
+        >>> corpus_names()
+        ('fashion_mnist', 'mnist')
+    """
+    root = Path(folder) if folder is not None else corpus_dir()
+    names = [p.name.removesuffix("_runs.parquet") for p in root.glob("*_runs.parquet")]
+    return tuple(sorted(n for n in names if (root / f"{n}_epochs.parquet").exists()))
+
+
+def corpus_hash(names: tuple[str, ...] | None = None, folder: str | Path | None = None) -> str:
+    """SHA-256 over the names and bytes of the corpus files a default model is fitted on.
+
+    Example:
+        >>> len(corpus_hash())
+        64
+    """
+    root = Path(folder) if folder is not None else corpus_dir()
+    h = hashlib.sha256()
+    for name in names if names is not None else corpus_names(root):
+        for part in ("runs", "epochs"):
+            path = root / f"{name}_{part}.parquet"
+            h.update(path.name.encode())
+            h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()
+
+
+def load_corpus(
+    names: tuple[str, ...] | None = None, folder: str | Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, curves) of the corpora ``names`` in ``folder`` (default: every corpus in :func:`corpus_dir`),
+    finished runs only, run ids prefixed by the corpus name; the curves carry the run context (train-set size,
+    batch size, planned epochs) from the run table."""
+    root = Path(folder) if folder is not None else corpus_dir()
     runs_parts, curve_parts = [], []
-    for name in names:
-        rp, ep = corpus_dir() / f"{name}_runs.parquet", corpus_dir() / f"{name}_epochs.parquet"
+    for name in names if names is not None else corpus_names(root):
+        rp, ep = root / f"{name}_runs.parquet", root / f"{name}_epochs.parquet"
         if not rp.exists() or not ep.exists():
             continue
         runs, curves = pd.read_parquet(rp), pd.read_parquet(ep)
@@ -70,7 +114,7 @@ def load_corpus(names: tuple[str, ...] = ("mnist", "fashion_mnist")) -> tuple[pd
         curve_parts.append(curves)
     if not runs_parts:
         raise InputError(
-            f"the shipped curve corpus is missing from {corpus_dir()}; reinstall traindx, or fit your own "
+            f"the shipped curve corpus is missing from {root}; reinstall traindx, or fit your own "
             "tdx.CurveDiagnoser on labelled curves"
         )
     return pd.concat(runs_parts, ignore_index=True), pd.concat(curve_parts, ignore_index=True)
@@ -121,18 +165,91 @@ def fit_default(
     runs: pd.DataFrame, curves: pd.DataFrame, n_estimators: int = N_ESTIMATORS, causes: bool = True
 ) -> CurveDiagnoser:
     """Fit the default design (RF, full features, sigmoid calibration) on a corpus."""
+    from traindx.diagnose.curve_diagnoser import CurveDiagnoser
+
     y = training_table(runs, curves, causes=causes)
     diag = CurveDiagnoser(model="rf", n_estimators=n_estimators, cv=CALIBRATION_FOLDS, random_state=0)
     return diag.fit(hide_optional(curves), y)
 
 
-@functools.lru_cache(maxsize=1)
-def default_diagnoser() -> CurveDiagnoser:
-    """The default model: random forest, full features, sigmoid-calibrated, fitted from the shipped corpus.
+class StaleModelWarning(UserWarning):
+    """The shipped default model does not match this installation, so it was refitted from the corpus."""
+
+
+def model_path() -> Path:
+    """Path (without suffix) of the shipped default model: ``traindx/data/models/default_diagnoser``.
 
     Example:
-        >>> default_diagnoser().labels_[:3]  # doctest: +SKIP
+        >>> model_path().name
+        'default_diagnoser'
+    """
+    return Path(str(resources.files("traindx") / "data" / "models" / "default_diagnoser"))
+
+
+def expected_meta(folder: str | Path | None = None) -> dict:
+    """What the model file must record to be this installation's default: version, fit settings, corpus hash.
+
+    Example:
+        >>> sorted(expected_meta())[:2]
+        ['calibration_folds', 'checkpoints']
+    """
+    from traindx import __version__
+
+    return {
+        "traindx_version": __version__,
+        "checkpoints": list(CHECKPOINTS),
+        "n_estimators": N_ESTIMATORS,
+        "calibration_folds": CALIBRATION_FOLDS,
+        "corpus": list(corpus_names(folder)),
+        "corpus_sha256": corpus_hash(folder=folder),
+    }
+
+
+def stale_reason(path: str | Path | None = None) -> str | None:
+    """Why the model file at ``path`` (default :func:`model_path`) is not this installation's default, or None.
+
+    Example:
+        >>> stale_reason() is None
+        True
+    """
+    from traindx.diagnose.model_file import read_facts
+
+    try:
+        meta = read_facts(path if path is not None else model_path()).get("meta", {})
+    except InputError as exc:
+        return str(exc)
+    expected = expected_meta()
+    differ = [k for k in expected if meta.get(k) != expected[k]]
+    if not differ:
+        return None
+    words = {"traindx_version": "traindx version", "corpus_sha256": "corpus files", "corpus": "corpus names"}
+    return "the shipped default model was built for another " + ", ".join(words.get(k, k) for k in differ)
+
+
+@functools.lru_cache(maxsize=1)
+def default_diagnoser() -> FittedDiagnoser | CurveDiagnoser:
+    """The default model: random forest, full features, sigmoid-calibrated, fitted on the shipped corpus.
+
+    Read from the shipped model file when it matches this installation, else refitted (with a
+    :class:`StaleModelWarning` saying why).
+
+    Example:
+        >>> default_diagnoser().labels_[:3]
         ['underfitting', 'overfitting', 'dataset_shift']
     """
+    from traindx.diagnose.model_file import load_diagnoser
+
+    reason = stale_reason()
+    if reason is None:
+        try:
+            return load_diagnoser(model_path())[0]
+        except InputError as exc:
+            reason = str(exc)
+    warnings.warn(
+        f"{reason}; refitting the default diagnoser from the corpus in {corpus_dir()} (about 30 s, once per "
+        "process). Rebuild the file with `python -m traindx.diagnose.build_default` to skip this.",
+        StaleModelWarning,
+        stacklevel=2,
+    )
     runs, curves = load_corpus()
     return fit_default(runs, curves)

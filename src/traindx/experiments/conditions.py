@@ -15,19 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from traindx.errors import InputError
+from traindx.experiments.vocabulary import SHIFT_DEFAULTS, SHIFTS, SHIFTS_BY_MODALITY
 
-# Default strength per shift. Noise: Gaussian std 0.3 on [0, 1] pixels (visible but legible, as in the study's
-# noisy test set); invert: full inversion; blur: Gaussian sigma 1.0 pixel; rotate: 30 degrees; contrast: the
-# image is scaled towards mid-grey by this fraction.
-SHIFT_DEFAULTS: dict[str, float] = {
-    "none": 0.0,
-    "noise": 0.3,
-    "invert": 1.0,
-    "blur": 1.0,
-    "rotate": 30.0,
-    "contrast": 0.6,
-}
-SHIFTS = tuple(SHIFT_DEFAULTS)
+__all__ = ["SHIFTS", "SHIFT_DEFAULTS", "add_label_noise", "apply_shift", "class_weights", "stratified_sample"]
 
 
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:
@@ -105,20 +95,44 @@ def add_label_noise(
     return y
 
 
-def apply_shift(
-    x: np.ndarray, kind: str, strength: float | None = None, rng: int | np.random.Generator = 0
-) -> np.ndarray:
-    """Apply a test-time shift to inputs in [0, 1]: none, noise, invert, blur, rotate or contrast.
+def check_shift(kind: str, modality: str) -> None:
+    """Raise a clear error when shift ``kind`` is unknown or does not apply to ``modality``.
 
-    ``strength`` defaults to :data:`SHIFT_DEFAULTS`; the result stays in [0, 1].
+    Example:
+        >>> check_shift("rotate", "tabular")
+        Traceback (most recent call last):
+        ...
+        traindx.errors.InputError: shift 'rotate' does not apply to tabular tasks; use one of none, noise, scale, missing, subpopulation
+    """
+    if kind not in SHIFT_DEFAULTS:
+        raise InputError(f"unknown shift {kind!r}; use one of {', '.join(SHIFTS)}")
+    allowed = SHIFTS_BY_MODALITY[modality]
+    if kind not in allowed:
+        raise InputError(
+            f"shift {kind!r} does not apply to {modality} tasks; use one of {', '.join(allowed)}"
+        )
+
+
+def apply_shift(
+    x: np.ndarray,
+    kind: str,
+    strength: float | None = None,
+    rng: int | np.random.Generator = 0,
+    modality: str = "image",
+    bounded: bool = True,
+    vocab_size: int = 0,
+) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """Apply a test-time shift suited to ``modality`` (see :data:`~traindx.experiments.vocabulary.SHIFT_DEFAULTS`).
+
+    Image shifts expect inputs in [0, 1] and keep them there (``bounded``); ``subpopulation`` returns the kept
+    rows' inputs and their indices, ``(x, rows)``; every other shift returns the shifted inputs.
 
     Example:
         >>> import numpy as np
         >>> apply_shift(np.full((1, 1, 3, 3), 0.5, np.float32), "noise", 0.0).mean().item()
         0.5
     """
-    if kind not in SHIFT_DEFAULTS:
-        raise InputError(f"unknown shift {kind!r}; use one of {', '.join(SHIFTS)}")
+    check_shift(kind, modality)
     s = (
         SHIFT_DEFAULTS[kind]
         if strength is None or (isinstance(strength, float) and np.isnan(strength))
@@ -126,6 +140,54 @@ def apply_shift(
     )
     if kind == "none":
         return x
+    if modality == "text":
+        return _shift_tokens(x, kind, s, _rng(rng), vocab_size)
+    if kind in ("scale", "missing", "subpopulation", "warp", "offset"):
+        return _shift_numeric(x, kind, s, _rng(rng))
+    return _shift_image(x, kind, s, rng, bounded)
+
+
+def _shift_tokens(
+    x: np.ndarray, kind: str, s: float, rng: np.random.Generator, vocab_size: int
+) -> np.ndarray:
+    hit = (rng.random(x.shape) < s) & (x > 0)
+    if kind == "typos":  # a misspelt word is out of vocabulary; a mistyped character is another character
+        repl = 1 if vocab_size > 200 else rng.integers(2, max(vocab_size, 3), size=x.shape)
+        return np.where(hit, repl, x).astype(x.dtype)
+    out = np.zeros_like(x)  # word dropout: delete the hit tokens and close the gaps
+    for i, row in enumerate(x):
+        kept = row[(row > 0) & ~hit[i]]
+        out[i, : len(kept)] = kept
+    return out
+
+
+def _shift_numeric(x: np.ndarray, kind: str, s: float, rng: np.random.Generator):
+    flat = x.reshape(len(x), -1)
+    if kind == "scale":  # a random half of the features measured in other units
+        cols = rng.random(flat.shape[1]) < 0.5
+        out = flat * np.where(cols, 1.0 + s, 1.0)
+    elif kind == "missing":  # entries lost and imputed with the training mean (0 after standardisation)
+        out = np.where(rng.random(flat.shape) < s, 0.0, flat)
+    elif kind == "subpopulation":  # one side of a random hyperplane through the test mean
+        proj = (flat - flat.mean(0)) @ rng.normal(size=flat.shape[1])
+        rows = np.flatnonzero(proj >= np.median(proj))
+        return x[rows], rows
+    elif kind == "offset":
+        out = flat + s
+    else:  # warp: resample time by a smooth monotone map, t -> t + s * L * sin(pi t / L) (random sign)
+        length = x.shape[-1]
+        t = np.arange(length, dtype=float)
+        warped = np.clip(
+            t + rng.choice([-1, 1]) * s * length * np.sin(np.pi * t / length) / np.pi, 0, length - 1
+        )
+        lo = np.floor(warped).astype(int)
+        hi = np.minimum(lo + 1, length - 1)
+        frac = warped - lo
+        out = (x[..., lo] * (1 - frac) + x[..., hi] * frac).reshape(len(x), -1)
+    return out.reshape(x.shape).astype(np.float32)
+
+
+def _shift_image(x: np.ndarray, kind: str, s: float, rng, bounded: bool) -> np.ndarray:
     from scipy import ndimage
 
     spatial = tuple(range(2, x.ndim))
@@ -134,7 +196,7 @@ def apply_shift(
     elif kind == "invert":
         out = (1.0 - s) * x + s * (1.0 - x)
     elif kind == "blur":
-        sigma = [0.0, 0.0] + [s] * len(spatial)
+        sigma = [0.0, 0.0] + [s] * len(spatial) if x.ndim > 2 else [0.0, 0.0]
         out = ndimage.gaussian_filter(x, sigma=sigma)
     elif kind == "rotate":
         if len(spatial) != 2:
@@ -144,4 +206,4 @@ def apply_shift(
         out = ndimage.rotate(x, s, axes=(2, 3), reshape=False, order=1, mode="constant", cval=0.0)
     else:  # contrast
         out = 0.5 + (1.0 - s) * (x - 0.5)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return (np.clip(out, 0.0, 1.0) if bounded else out).astype(np.float32)

@@ -121,6 +121,9 @@ def _candidates(name: str, root: str | None) -> list[Path]:
         dirs.append(Path(env).expanduser())
     dirs.append(Path.home() / ".cache" / "traindx" / name)
     dirs.extend(_SYSTEM_DIRS.get(name, []))
+    from traindx.experiments.tasks.base import data_dir
+
+    dirs.append(data_dir(required=False) / name)  # the task suite's data dir (``mnist/`` there)
     return dirs
 
 

@@ -151,14 +151,14 @@ def _example(key: Key) -> str:
 
 # Ranges: bounds where a value stops making sense (or crashes a step), not tuning advice.
 KEYS: tuple[Key, ...] = (
-    Key("dataset", "str", "mnist", "the dataset to train on",
-        choices=_lazy("traindx.experiments.datasets", "NAMES")),
+    # a task name (checked against the task registry, with did-you-mean) or a CSV / TSV / Parquet path
+    Key("dataset", "str", "mnist", "the task to train on: a name from `traindx tasks` or a table path"),
     Key("model", "str", "mlp_small", "the model family", choices=_lazy("traindx.experiments.models", "MODELS")),
     Key("width", "int", None, "hidden units (MLP) or channels (CNN); default per model", low=0, nullable=True),
     Key("depth", "int", None, "hidden layers or conv blocks; default per model", low=0, nullable=True),
     Key("activation", "str", "relu", "the hidden activation",
         choices=_lazy("traindx.experiments.models", "ACTIVATIONS")),
-    Key("optimizer", "str", "adam", "the optimizer", choices=("adam", "sgd", "adamw", "rmsprop")),
+    Key("optimizer", "str", "adam", "the optimizer", choices=_lazy("traindx.experiments.vocabulary", "OPTIMIZERS")),
     Key("lr", "float", 1e-3, "the learning rate", low=0, low_open=True),
     Key("momentum", "float", 0.0, "SGD / RMSprop momentum", low=0, high=1, high_open=True),
     Key("batch_size", "int", 64, "examples per step", low=1),
@@ -173,6 +173,21 @@ KEYS: tuple[Key, ...] = (
     Key("shift_strength", "float", None, "shift strength; default per shift", low=0, nullable=True),
     Key("eval_subset", "int", 1000, "examples evaluated per split and epoch", low=1),
     Key("val_balanced", "bool", False, "draw an imbalanced run's validation set balanced", in_id=False),
+    Key("target", "str", None, "label column of a table task (dataset = a CSV / Parquet path)", nullable=True,
+        in_id=False),
+    Key("capacity", "str", None, "model size as a multiple of the family's default width", nullable=True,
+        choices=_lazy("traindx.experiments.vocabulary", "CAPACITY"), in_id=False),
+    Key("dropout", "float", 0.0, "dropout probability", low=0, high=1, high_open=True, in_id=False),
+    Key("norm", "str", "none", "normalization layers", choices=_lazy("traindx.experiments.vocabulary", "NORMS"),
+        in_id=False),
+    Key("schedule", "str", "constant", "learning-rate schedule per epoch",
+        choices=_lazy("traindx.experiments.vocabulary", "SCHEDULES"), in_id=False),
+    Key("lr_scale", "float", 1.0, "multiplies lr (a design's 'how far off')", low=0, low_open=True, in_id=False),
+    Key("train_fraction", "float", 1.0, "fraction of the drawn training set used", low=0, high=1, low_open=True,
+        in_id=False),
+    Key("cap_to_task", "bool", False, "n_train / val_size are caps: a smaller task uses 3/4 for train, 1/4 val",
+        in_id=False),
+    Key("signals", "bool", False, "record gradient / weight / update norms once per epoch", in_id=False),
     Key("part", "str", None, "the spec part a run came from (a label)", nullable=True, in_id=False, label=True),
 )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The live training monitor: :class:`Monitor`, its findings and indicator statuses.
+"""The live training monitor: :class:`Monitor`, its findings, diagnosis and indicator statuses.
 
 Example:
     >>> from traindx.monitor import Monitor, IndicatorStatus
@@ -6,8 +6,12 @@ Example:
     'plateau'
 """
 
-from traindx.monitor.core import INDICATORS, Monitor
-from traindx.monitor.findings import CODES, Finding
+from traindx.monitor.advice import ADVICE
+from traindx.monitor.diagnosis import Diagnosis
+from traindx.monitor.findings import Finding
+from traindx.monitor.monitor import INDICATORS, Monitor
 from traindx.monitor.status import IndicatorStatus
 
-__all__ = ["CODES", "INDICATORS", "Finding", "IndicatorStatus", "Monitor"]
+CODES: tuple[str, ...] = tuple(ADVICE)
+
+__all__ = ["CODES", "INDICATORS", "Diagnosis", "Finding", "IndicatorStatus", "Monitor"]

@@ -22,6 +22,11 @@ Design:
   MLflow, W&B) run on rank 0 only, with rank 0's values and the merged findings; :meth:`save` writes on rank 0
   only.
 
+Measured where: ``tests/test_distributed.py`` runs 2 processes on gloo/CPU with a real DDP model and checks
+the agreement, the merge, that the monitor all-reduces only at sync points, and that tensors are read to the
+host only on sampled steps (and the update-ratio step after one) and at sync points. No GPU was at hand: the
+NCCL/CUDA path has not been timed, only kept free of the reads that would stall it.
+
 All ranks must call :meth:`step`, :meth:`epoch_end` and :meth:`close` the same number of times, as they call
 the training step itself. Pass writers as names (``writers=["tensorboard"]``) or build them on rank 0 only.
 
@@ -41,6 +46,7 @@ from typing import Any
 from traindx.errors import InputError
 from traindx.monitor.findings import Finding
 from traindx.monitor.writers import WriterSet
+from traindx.monitor.writers.base import ranked
 
 #: steps between two agreements on ``should_stop`` (the epoch end always agrees too)
 SYNC_EVERY = 100
@@ -54,7 +60,8 @@ def is_distributed() -> bool:
 
 
 def merge_findings(per_rank: list[list[dict]]) -> list[Finding]:
-    """Merge the ranks' findings by code (earliest step, summed count, worst severity, the ranks that saw it).
+    """Merge the ranks' findings by code (earliest step, summed count, worst severity, the ranks that saw it),
+    ranked as the monitor ranks its own (primary finding of each episode first).
 
     Example:
         >>> a = Finding("input_scale", "warning", 40, 0, "input RMS 50", "normalize").to_dict()
@@ -75,7 +82,9 @@ def merge_findings(per_rank: list[list[dict]]) -> list[Finding]:
             m.merge(f)
             m.step = first
             m.details["ranks"].append(rank)
-    return sorted(merged.values(), key=lambda f: (f.step, f.code))
+    for f in merged.values():
+        f.caused_by = None  # the ranking is redone over all ranks' findings
+    return ranked(merged.values())
 
 
 class DistributedMonitor:

@@ -7,25 +7,18 @@ from typing import Any, Literal
 
 Severity = Literal["warning", "critical"]
 
-#: Stable finding codes (see DESIGN.md). Outside code may match on these strings.
-CODES: tuple[str, ...] = (
-    "nan_inf",
-    "exploding_gradients",
-    "vanishing_gradients",
-    "dead_relu",
-    "saturation",
-    "lr_too_high",
-    "lr_too_low",
-    "no_update",
-    "loss_spike",
-    "oscillation",
-    "plateau",
-    "overfitting",
-    "underfitting",
-    "poor_init",
-    "input_scale",
-    "indicator_disabled",
-)
+#: Codes that belong to the monitor itself rather than to an indicator.
+MONITOR_CODES: tuple[str, ...] = ("indicator_disabled",)
+
+
+def __getattr__(name: str):
+    # CODES is built from the indicator registry, which imports this module: resolve it on first use
+    if name == "CODES":
+        from traindx.monitor.advice import ADVICE
+
+        return tuple(ADVICE)
+    raise AttributeError(name)
+
 
 _RANK = {"warning": 1, "critical": 2}
 
@@ -35,7 +28,8 @@ class Finding:
     """A diagnosed pathology.
 
     ``step``/``epoch`` are where it was first seen; ``last_step`` and ``count`` grow as it recurs, and
-    ``severity`` keeps the worst seen.
+    ``severity`` keeps the worst seen. ``primary`` is False when another finding of the same episode explains
+    this one, and ``caused_by`` then names that finding's code (see :mod:`traindx.monitor.diagnosis`).
 
     Example:
         >>> f = Finding("lr_too_high", "warning", step=10, epoch=0, message="updates are large", advice="lower lr")
@@ -54,6 +48,8 @@ class Finding:
     layer: str | None = None
     value: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    primary: bool = True
+    caused_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in _RANK:

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import time
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -26,6 +28,29 @@ from traindx.signals import activations, gradients, weights
 _RELU = (nn.ReLU, nn.ReLU6)
 _SATURATING = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
 _WEIGHTED = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+#: Elements of one gradient kept on a sample to tell a reset gradient from a kept one (missing zero_grad).
+GRAD_PROBE = 4096
+
+
+def _is_norm(m: nn.Module) -> bool:
+    # custom LayerNorm/RMSNorm classes (nanoGPT, HF models) are not torch's, so the name decides too
+    if isinstance(m, (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)):
+        return True
+    return "norm" in type(m).__name__.lower() and next(m.parameters(recurse=False), None) is not None
+
+
+def _first_tensor(out):
+    if isinstance(out, torch.Tensor):
+        return out
+    logits = getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    if isinstance(out, (tuple, list)):
+        for o in out:
+            if isinstance(o, torch.Tensor) and o.dim() >= 2:
+                return o
+    return None
 
 
 def to_floats(values: list) -> list[float]:
@@ -47,6 +72,12 @@ class Capture:
     dead: list = field(default_factory=list)  # (dead-unit fraction tensor, n units)
     saturated: list = field(default_factory=list)  # (saturated fraction tensor, n outputs)
     input_rms: list = field(default_factory=list)
+    output: list = field(default_factory=list)  # (is-a-probability-simplex tensor, width)
+
+
+class _NoHandle:
+    def remove(self) -> None:
+        pass
 
 
 class TorchProbe:
@@ -64,7 +95,15 @@ class TorchProbe:
             for name, m in model.named_modules()
             if isinstance(m, _WEIGHTED) and isinstance(getattr(m, "weight", None), torch.Tensor)
         ]
+        self.mode_dependent = [
+            m for m in model.modules() if isinstance(m, _MODE_DEPENDENT) and getattr(m, "p", 1.0) != 0
+        ]
+        self.normalized = any(_is_norm(m) for m in model.modules())
+        self.needs: frozenset[str] = frozenset(
+            {"relu", "saturation", "input", "output"}
+        )  # narrowed by the monitor to what its indicators read
         self.capture = Capture()
+        self.hook_s = 0.0
         self._handles: list = []
         self.optimizer_steps = 0
         self._opt_handle = None
@@ -84,11 +123,24 @@ class TorchProbe:
         if self._handles:
             return
         self.capture = Capture()
-        self._handles.append(self.model.register_forward_pre_hook(self._on_input))
-        for m in self.relu:
-            self._handles.append(m.register_forward_hook(self._on_relu))
-        for m, kind in self.saturating:
-            self._handles.append(m.register_forward_hook(self._saturation_hook(kind)))
+        need = self.needs
+        if "input" in need:
+            self._handles.append(self.model.register_forward_pre_hook(self._on_input))
+        if "output" in need:
+            self._handles.append(self.model.register_forward_hook(self._on_output))
+        if "relu" in need:
+            for m in self.relu:
+                self._handles.append(m.register_forward_hook(self._on_relu))
+        if "saturation" in need:
+            for m, kind in self.saturating:
+                self._handles.append(m.register_forward_hook(self._saturation_hook(kind)))
+        if not self._handles:  # nothing to hook: a marker so that "armed" still says the step is sampled
+            self._handles.append(_NoHandle())
+
+    def take_hook_time(self) -> float:
+        """Seconds spent in hook bodies since the last call (they run inside the user's forward pass)."""
+        t, self.hook_s = self.hook_s, 0.0
+        return t
 
     def disarm(self) -> None:
         """Remove every forward hook (idempotent)."""
@@ -102,29 +154,59 @@ class TorchProbe:
             self._opt_handle.remove()
             self._opt_handle = None
 
-    # The hooks never raise into the user's forward pass: a failed reduction is simply not recorded.
+    # The hooks never raise into the user's forward pass: a failed reduction is simply not recorded. Their
+    # time is measured, since it is spent inside the user's step and belongs to the monitor's overhead.
     def _on_input(self, _module, args) -> None:
+        t0 = time.perf_counter()
         try:
             x = args[0] if args else None
-            if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
+            if (
+                isinstance(x, torch.Tensor)
+                and x.is_floating_point()
+                and x.numel()
+                and not self.capture.input_rms
+            ):
                 self.capture.input_rms.append(activations.input_rms(x))
         except Exception:  # noqa: BLE001
             pass
+        self.hook_s += time.perf_counter() - t0
+
+    def _on_output(self, _module, _inputs, out) -> None:
+        t0 = time.perf_counter()
+        try:
+            y = _first_tensor(out)
+            if (
+                y is not None
+                and y.is_floating_point()
+                and y.dim() >= 2
+                and y.shape[-1] >= 2
+                and not self.capture.output
+            ):
+                y = y.detach()
+                simplex = (y.min() >= 0) & ((y.sum(dim=-1) - 1).abs().max() < 1e-3)
+                self.capture.output.append((simplex.float(), y.shape[-1]))
+        except Exception:  # noqa: BLE001
+            pass
+        self.hook_s += time.perf_counter() - t0
 
     def _on_relu(self, _module, _inputs, out) -> None:
+        t0 = time.perf_counter()
         try:
             if isinstance(out, torch.Tensor) and out.dim() >= 2 and out.shape[0] > 1:
                 self.capture.dead.append((activations.dead_fraction(out), out.shape[1]))
         except Exception:  # noqa: BLE001
             pass
+        self.hook_s += time.perf_counter() - t0
 
     def _saturation_hook(self, kind: str):
         def hook(_module, _inputs, out) -> None:
+            t0 = time.perf_counter()
             try:
                 if isinstance(out, torch.Tensor) and out.numel():
                     self.capture.saturated.append((activations.saturated_fraction(out, kind), out.numel()))
             except Exception:  # noqa: BLE001
                 pass
+            self.hook_s += time.perf_counter() - t0
 
         return hook
 
@@ -146,6 +228,28 @@ class TorchProbe:
     def snapshot(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
         """Copies of the trainable parameters that received a gradient (for ||dW||/||W|| after the next step)."""
         return [(n, p, p.detach().clone()) for n, p in self.trainable() if p.grad is not None]
+
+    def grad_marker(self):
+        """(weak reference to the last weight layer's gradient tensor, a copy of its first elements), or None."""
+        w = next((w for _, w in reversed(self.layers) if w.requires_grad and w.grad is not None), None)
+        if w is None:
+            return None
+        g = w.grad
+        return w, weakref.ref(g), g.detach().reshape(-1)[:GRAD_PROBE].clone()
+
+    @staticmethod
+    def grad_kept(marker):
+        """Whether the marked gradient is the same tensor now, and ||g_now - g_then|| / ||g_then|| (tensor)."""
+        w, ref, then = marker
+        g = w.grad
+        if g is None or ref() is not g:
+            return False, None
+        now = g.detach().reshape(-1)[: then.numel()]
+        return True, torch.linalg.vector_norm(now - then) / torch.linalg.vector_norm(then).clamp_min(1e-30)
+
+    def modes(self) -> bool:
+        """Whether the root module is in training mode."""
+        return bool(self.model.training)
 
     @staticmethod
     def update_ratios(snap) -> list:

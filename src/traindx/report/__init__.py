@@ -7,5 +7,6 @@ Example:
 """
 
 from traindx.report.html import curves_report
+from traindx.report.signals import signals_report
 
-__all__ = ["curves_report"]
+__all__ = ["curves_report", "signals_report"]

@@ -51,16 +51,16 @@ def _title(run_id: str, calls: list[str], per_line: int = 3) -> str:
     return f"<b>{run_id}</b><br>" + "<br>".join(lines)
 
 
-def curves_report(
+def curves_figure(
     curves: pd.DataFrame,
-    path: str | os.PathLike,
     diagnosis: pd.DataFrame | None = None,
     max_runs: int = 30,
     title: str = "traindx: learning curves",
-) -> Path:
-    """Write an HTML page with each run's accuracy (and loss) curves and the diagnosis' calls; return its path.
+    names: dict[str, str] | None = None,
+):
+    """The plotly figure of :func:`curves_report`: one chart per run, flagged runs first.
 
-    ``diagnosis`` is the frame :func:`traindx.diagnose` returns (optional); runs it flags are drawn first.
+    ``names`` maps run ids to the labels shown in the chart titles.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -68,6 +68,7 @@ def curves_report(
     c = validate_curves(curves, allow_gaps=True)
     if max_runs < 1:
         raise InputError(f"max_runs must be at least 1, got {max_runs}")
+    names = names or {}
     # flagged runs first, otherwise in table order (the sort is stable)
     run_ids = sorted(pd.unique(c["run_id"].astype(str)), key=lambda r: not _calls(diagnosis, r))
     shown = run_ids[:max_runs]
@@ -76,7 +77,7 @@ def curves_report(
         raise InputError("the curve table has no accuracy or loss column to draw (train_acc, val_acc, ...)")
     losses = [s for s in series if s.endswith("_loss")]
     rows = math.ceil(len(shown) / COLUMNS)
-    titles = [_title(r, _calls(diagnosis, r)) for r in shown]
+    titles = [_title(names.get(r, r), _calls(diagnosis, r)) for r in shown]
     fig = make_subplots(
         rows=rows,
         cols=COLUMNS,
@@ -98,7 +99,8 @@ def curves_report(
                     name=s,
                     legendgroup=s,
                     showlegend=i == 0,
-                    mode="lines",
+                    mode="lines+markers",  # markers keep a one-epoch run (stopped early) visible
+                    marker={"size": 4},
                     line={"color": SERIES[s], "dash": "dot" if loss else "solid"},
                 ),
                 secondary_y=loss if losses else None,
@@ -111,6 +113,21 @@ def curves_report(
     )
     fig.update_annotations(font_size=11)
     fig.update_xaxes(title_text="epoch")
+    return fig
+
+
+def curves_report(
+    curves: pd.DataFrame,
+    path: str | os.PathLike,
+    diagnosis: pd.DataFrame | None = None,
+    max_runs: int = 30,
+    title: str = "traindx: learning curves",
+) -> Path:
+    """Write an HTML page with each run's accuracy (and loss) curves and the diagnosis' calls; return its path.
+
+    ``diagnosis`` is the frame :func:`traindx.diagnose` returns (optional); runs it flags are drawn first.
+    """
+    fig = curves_figure(curves, diagnosis, max_runs=max_runs, title=title)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(out, include_plotlyjs=True, full_html=True)

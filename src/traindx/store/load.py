@@ -1,16 +1,24 @@
 """``tdx.load_runs``: one entry point that reads runs from wherever they were logged.
 
-What ``source`` is decides how it is read:
+Each importer of :data:`traindx.store.importers.IMPORTERS` is asked in turn whether it reads ``source``; the first
+that does loads it. In that order:
 
-* a Keras ``History`` (or its ``history`` dict) -> :func:`~traindx.store.importers.keras.load_keras_history`
-* ``"mlflow:<tracking-uri>"``, e.g. ``"mlflow:sqlite:///path/mlflow.db"`` ->
-  :func:`~traindx.store.importers.mlflow.load_mlflow`
-* a DuckDB file (recognised by its header, any suffix) -> :class:`~traindx.store.runstore.RunStore`
-* a Parquet file: a tidy curve table; a corpus file ``<name>_epochs.parquet`` takes its run table from the
-  ``<name>_runs.parquet`` beside it
-* a folder with ``runs.parquet`` (written by ``RunStore.export_parquet``) or ``<name>_epochs.parquet`` files
-* a folder holding TensorBoard event files -> :func:`~traindx.store.importers.tensorboard.load_tensorboard`
-* a CSV/TSV file or a folder of CSV files -> :func:`~traindx.store.importers.csv.load_csv`
+* a transformers Trainer's ``trainer_state.json`` or its ``output_dir``
+* a Keras ``History``, its ``history`` dict, or that dict saved as JSON
+* ``"mlflow:<tracking-uri>"``, an MLflow SQLite file (``mlflow.db``) or an ``mlruns`` folder
+* a DuckDB file written by ``traindx sweep --store`` (recognised by its header, any suffix)
+* a Parquet file or folder (a tidy curve table, a corpus's ``<name>_epochs.parquet``, an exported store)
+* a W&B offline run folder, its ``.wandb`` file, or a ``wandb/`` folder
+* a Lightning ``lightning_logs/`` folder (every ``version_*/metrics.csv``, step rows averaged per epoch)
+* a TensorBoard log dir or event file
+* a W&B chart's CSV download
+* JSON lines (``.jsonl``, ``.ndjson``)
+* CSV or TSV (also ``.csv.gz``), in the layouts of :mod:`traindx.store.importers.csv`, or a folder of them
+
+Accuracies logged in percent (an accuracy column whose largest value lies in (1, 100]) are divided by 100 and
+said so in ``curves.attrs["notices"]``; ``percent=True`` divides them whatever their range, ``percent=False``
+leaves them (so percent values are an error). ``curves.attrs["notices"]`` holds every such one-line remark
+(also a log that was cut short); nothing is printed.
 
 Both tables are validated (:func:`~traindx.curves.schema.validate_curves`, which allows a metric to be logged only
 at some epochs, and :func:`~traindx.curves.schema.validate_runs`).
@@ -33,20 +41,15 @@ from typing import Any
 
 import pandas as pd
 
-from traindx.curves.schema import validate_curves, validate_runs
+from traindx.curves.schema import from_percent, validate_curves, validate_runs
 from traindx.errors import InputError, MissingDependencyError
 
-_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-EVENT_NAME = "tfevents"
-_SUPPORTED = (
-    "a DuckDB run store (.duckdb), a Parquet curve table or exported store folder, a CSV, a TensorBoard log dir, "
-    "'mlflow:<tracking-uri>' or a Keras History"
-)
 
 
 def _unreadable() -> tuple[type[BaseException], ...]:
     """What the file readers raise for bytes that are not what they should be."""
+    import contextlib
     import zlib
 
     import pyarrow
@@ -61,30 +64,28 @@ def _unreadable() -> tuple[type[BaseException], ...]:
         zlib.error,
         pyarrow.ArrowException,
     ]
-    try:
+    with contextlib.suppress(ImportError):
         import duckdb
 
         kinds.append(duckdb.Error)
-    except ImportError:  # pragma: no cover
-        pass
-    try:  # TensorBoard's reader raises its own error for a damaged event file
+    with contextlib.suppress(
+        ImportError
+    ):  # TensorBoard's reader raises its own error for a damaged event file
         from tensorboard.compat.tensorflow_stub.errors import OpError
 
         kinds.append(OpError)
-    except ImportError:
-        pass
-    try:
+    with contextlib.suppress(ImportError):
         from google.protobuf.message import DecodeError
 
         kinds.append(DecodeError)
-    except ImportError:
-        pass
     return tuple(kinds)
 
 
-def _header(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(16)
+def _supported() -> str:
+    from traindx.store.importers import IMPORTERS
+
+    names = ", ".join(imp.name for imp in IMPORTERS)
+    return f"the readers are {names} (traindx diagnose --help says what each reads)"
 
 
 def _flatten_config(runs: pd.DataFrame) -> pd.DataFrame:
@@ -134,82 +135,82 @@ def _parquet_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return runs.reset_index(drop=True), pd.concat([t[1] for t in tables], ignore_index=True)
 
 
-def _read_path(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from traindx.store.importers.csv import load_csv
-    from traindx.store.importers.tensorboard import find_event_dirs, load_tensorboard
+def _read_store(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from traindx.store.runstore import RunStore
+
+    return RunStore(path, read_only=True).read()  # checked first; never written
+
+
+def _unknown(path: Path) -> InputError:
+    from traindx.store.importers.base import header
 
     if path.is_dir():
-        found = _parquet_folder(path)
-        if found is not None:
-            return found
-        if find_event_dirs(path):
-            return load_tensorboard(path)
-        if any(p.suffix.lower() in (".csv", ".tsv") for p in path.iterdir()):
-            return load_csv(path)
-        raise InputError(
-            f"{path} is a folder with no Parquet, CSV or TensorBoard event files; pass {_SUPPORTED}"
+        return InputError(f"{path} is a folder holding no runs any reader knows; {_supported()}")
+    if header(path).startswith(_SQLITE_MAGIC):
+        return InputError(
+            f"{path} is an SQLite file but not an MLflow tracking store (no experiments, runs and metrics "
+            f"tables); {_supported()}"
         )
-    header = _header(path)
-    if header[8:12] == _DUCKDB_MAGIC:
-        from traindx.store.runstore import RunStore
+    return InputError(f"cannot tell what {path} holds (suffix {path.suffix!r}); {_supported()}")
 
-        return RunStore(path, read_only=True).read()  # checked first; never written
-    if header.startswith(_SQLITE_MAGIC):
+
+def _single_run(runs: pd.DataFrame, curves: pd.DataFrame, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rename the one run of a source to ``run_id``."""
+    if curves["run_id"].nunique() != 1:
         raise InputError(
-            f"{path} is an SQLite file; if it is an MLflow tracking store, pass 'mlflow:sqlite:///{path.resolve()}'"
+            f"run_id={run_id!r} names the run of a one-run source, but this one holds "
+            f"{curves['run_id'].nunique()} runs; leave run_id out"
         )
-    if header.startswith(b"PAR1"):
-        return _parquet_file(path)
-    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        return load_csv(path)
-    if EVENT_NAME in path.name:
-        return load_tensorboard(path.parent)
-    raise InputError(f"cannot tell what {path} holds (suffix {path.suffix!r}); pass {_SUPPORTED}")
+    return runs.assign(run_id=run_id).head(1), curves.assign(run_id=run_id)
 
 
 def load_runs(
-    source: str | os.PathLike | Any, *, percent: bool = False, run_id: str = "keras"
+    source: str | os.PathLike | Any, *, percent: bool | None = None, run_id: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read runs from a store, file, folder, MLflow URI or Keras History into ``(runs, curves)``.
 
     ``runs`` has one row per run (``run_id`` plus whatever the source knows: config, parameters, status);
-    ``curves`` is the validated tidy curve table. ``percent=True`` accepts accuracies logged in percent.
-    ``run_id`` names the run of a Keras History.
+    ``curves`` is the validated tidy curve table, with ``curves.attrs["notices"]`` (see the module doc).
+    ``percent``: None detects accuracies in percent, True divides them by 100, False never does. ``run_id``
+    names the run of a one-run source (an in-memory Keras History is called ``keras`` otherwise).
 
     Example:
-        >>> runs, curves = load_runs({"accuracy": [0.5, 0.8], "val_accuracy": [0.5, 0.6]})
-        >>> curves["epoch"].tolist(), curves["train_acc"].tolist()
-        ([1, 2], [0.5, 0.8])
+        >>> runs, curves = load_runs({"accuracy": [50.0, 80.0], "val_accuracy": [50.0, 60.0]})
+        >>> curves["epoch"].tolist(), curves["train_acc"].tolist(), curves.attrs["notices"]
+        ([1, 2], [0.5, 0.8], ['accuracies read as percent and divided by 100: train_acc, val_acc (largest 80)'])
     """
-    from traindx.store.importers.keras import is_keras_history, load_keras_history
+    from traindx.store.importers import IMPORTERS
+    from traindx.store.importers.base import as_path
 
-    if is_keras_history(source) or isinstance(source, dict):
-        runs, curves = load_keras_history(source, run_id=run_id)
-    elif isinstance(source, str) and source.startswith("mlflow:"):
-        from traindx.store.importers.mlflow import load_mlflow
-
-        runs, curves = load_mlflow(source)
-    elif isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (str, os.PathLike)) and not str(source).startswith("mlflow:"):
         path = Path(source).expanduser()
-        if not path.exists():
-            raise InputError(f"{path} does not exist; pass {_SUPPORTED}")
-        try:
-            runs, curves = _read_path(path)
-        except (InputError, MissingDependencyError, PermissionError, FileNotFoundError, IsADirectoryError):
-            raise
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 and retry"
-            ) from exc
-        except _unreadable() as exc:  # corrupt, truncated or mislabelled: name the file and what it should be
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise InputError(
-                f"cannot read {path} ({type(exc).__name__}: {first}); the file is corrupt, truncated or not what "
-                f"its name says; pass {_SUPPORTED}"
-            ) from exc
-    else:
-        raise InputError(f"cannot load runs from a {type(source).__name__}; pass {_SUPPORTED}")
+        if as_path(path) is None:
+            raise InputError(f"{path} does not exist; {_supported()}")
+    importer = next((imp for imp in IMPORTERS if imp.accepts(source)), None)
+    if importer is None:
+        if isinstance(source, (str, os.PathLike)):
+            raise _unknown(Path(source).expanduser())
+        raise InputError(f"cannot load runs from a {type(source).__name__}; {_supported()}")
+    try:
+        runs, curves = importer.load(source)
+    except (InputError, MissingDependencyError, PermissionError, FileNotFoundError, IsADirectoryError):
+        raise
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source} holds text that is not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
+    except _unreadable() as exc:  # corrupt, truncated or mislabelled: name the file and what it should be
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise InputError(
+            f"cannot read {source} with the {importer.name} reader ({type(exc).__name__}: {first}); the file is "
+            f"corrupt, truncated or not what it seems; {_supported()}"
+        ) from exc
+    notices = list(curves.attrs.get("notices", []))
     if "run_id" in curves.columns and curves.empty:
         raise InputError(f"{source} holds no curve rows (no epochs logged); log at least one epoch per run")
-    curves = validate_curves(curves, allow_gaps=True, percent=percent)
+    if run_id is not None:
+        runs, curves = _single_run(runs, curves, run_id)
+    curves, note = from_percent(curves, percent)
+    curves = validate_curves(curves, allow_gaps=True)
+    curves.attrs["notices"] = notices + ([note] if note else [])
     return validate_runs(runs, curves), curves

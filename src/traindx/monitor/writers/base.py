@@ -47,6 +47,13 @@ class Writer:
         """Flush and release what the writer holds."""
 
 
+def ranked(findings: Iterable[Any]) -> list[Any]:
+    """Findings in the monitor's order (episodes, primary finding first): a later finding can change it."""
+    from traindx.monitor.diagnosis import diagnose
+
+    return [f for d in diagnose(findings) for f in (d.primary, *d.symptoms)]
+
+
 def series_name(name: str, layer: str) -> str:
     """The value's name as writers show it: ``name`` or ``name/layer``."""
     return f"{name}/{layer}" if layer else name
@@ -100,7 +107,7 @@ class WriterSet:
             by_step.setdefault(int(step), {})[series_name(name, layer)] = float(value)
         changed = []
         for f in source.findings:
-            key = (f.count, f.severity, f.last_step)
+            key = (f.count, f.severity, f.last_step, getattr(f, "caused_by", None))
             if self._seen.get(f.code) != key:
                 self._seen[f.code] = key
                 changed.append(f)

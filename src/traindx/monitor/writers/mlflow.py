@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from traindx.errors import require
-from traindx.monitor.writers.base import Writer
+from traindx.monitor.writers.base import Writer, ranked
 
 #: MLflow accepts at most 1000 metrics per log_batch call
 BATCH = 1000
@@ -30,6 +30,7 @@ class MLflowWriter(Writer):
         tracking_uri: where runs are stored (default: MLflow's own setting).
         experiment: experiment name for a new run (created when missing).
         run_name: name of a new run.
+        artifact_location: where a new experiment keeps its artifacts (default: MLflow's, ``./mlruns``).
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class MLflowWriter(Writer):
         tracking_uri: str | None = None,
         experiment: str | None = None,
         run_name: str | None = None,
+        artifact_location: str | None = None,
         prefix: str = "traindx",
     ) -> None:
         mlflow = require("mlflow", "mlflow")
@@ -53,11 +55,13 @@ class MLflowWriter(Writer):
             exp_id = "0"
             if experiment is not None:
                 exp = self.client.get_experiment_by_name(experiment)
-                exp_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
+                exp_id = (
+                    exp.experiment_id if exp else self.client.create_experiment(experiment, artifact_location)
+                )
             run_id = self.client.create_run(exp_id, run_name=run_name).info.run_id
             self._own = True
         self.run_id = run_id
-        self._all: dict[str, dict] = {}
+        self._all: dict[str, Any] = {}
 
     def write(self, step: int, values: Mapping[str, float]) -> None:
         from mlflow.entities import Metric
@@ -69,8 +73,10 @@ class MLflowWriter(Writer):
 
     def write_findings(self, findings: Sequence[Any]) -> None:
         for f in findings:
-            self._all[f.code] = f.to_dict()
-        self.client.log_dict(self.run_id, list(self._all.values()), f"{self.prefix}/findings.json")
+            self._all[f.code] = f
+        self._all = {f.code: f for f in ranked(self._all.values())}
+        dicts = [f.to_dict() for f in self._all.values()]
+        self.client.log_dict(self.run_id, dicts, f"{self.prefix}/findings.json")
         self.client.set_tag(self.run_id, f"{self.prefix}.findings", ",".join(self._all))
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from traindx.errors import require
-from traindx.monitor.writers.base import Writer
+from traindx.monitor.writers.base import Writer, ranked
 
 COLUMNS = ["code", "severity", "step", "last_step", "count", "layer", "message", "advice"]
 
@@ -42,6 +42,7 @@ class WandbWriter(Writer):
     def write_findings(self, findings: Sequence[Any]) -> None:
         for f in findings:
             self._all[f.code] = f
+        self._all = {f.code: f for f in ranked(self._all.values())}
         table = self.wandb.Table(columns=COLUMNS)
         for f in self._all.values():
             table.add_data(*[getattr(f, c) for c in COLUMNS])

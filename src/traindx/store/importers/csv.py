@@ -34,18 +34,24 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pandas as pd
 
 from traindx.curves.schema import METRIC_COLUMNS
 from traindx.errors import InputError
+from traindx.store.importers.base import Importer, as_path, plain_stem, plain_suffix, read_text
 from traindx.store.importers.history import history_to_curves
+from traindx.store.importers.jsonl import JSON_LINES_SUFFIXES, read_json_lines
 from traindx.store.importers.names import canonical_metric, expected_names, split_of
 
+DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
+TABLE_SUFFIXES = DELIMITED_SUFFIXES + JSON_LINES_SUFFIXES
+STEP_ALIASES = ("step", "_step", "global_step")
 RUN_ALIASES = ("run_id", "run", "run_name", "runid", "run_uuid", "run id", "trial", "trial_id")
 EPOCH_ALIASES = ("epoch", "epochs")
 NAME_ALIASES = ("key", "metric", "tag", "name", "metric_name")
@@ -67,7 +73,7 @@ def _one_based(df: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _name_of(source: str | os.PathLike | IO[str]) -> str:
-    return Path(source).stem if isinstance(source, (str, os.PathLike)) else "run"
+    return plain_stem(Path(source)) if isinstance(source, (str, os.PathLike)) else "run"
 
 
 def _tb_key(column: str) -> str:
@@ -136,9 +142,14 @@ def _tidy(df: pd.DataFrame, epoch_col: str, run_id: str) -> tuple[pd.DataFrame, 
         )
     df["run_id"] = df["run_id"].astype(str)
     df = df.assign(epoch=_one_based(df, epoch_col)).drop(columns=[] if epoch_col == "epoch" else [epoch_col])
-    if _find(list(df.columns), ("step",)) and df.duplicated(["run_id", "epoch"]).any():
-        # one row per logging call (Lightning's CSVLogger): each column's last logged value in the epoch
-        df = df.groupby(["run_id", "epoch"], sort=False).last().reset_index()
+    if _find(list(df.columns), STEP_ALIASES) and df.duplicated(["run_id", "epoch"]).any():
+        # one row per logging call (Lightning's CSVLogger, a W&B history export): the epoch mean of each metric
+        numeric = [
+            c for c in df.columns if c not in ("run_id", "epoch") and pd.api.types.is_numeric_dtype(df[c])
+        ]
+        grouped = df.groupby(["run_id", "epoch"], sort=False)
+        other = [c for c in df.columns if c not in ("run_id", "epoch", *numeric)]
+        df = pd.concat([grouped[numeric].mean(), grouped[other].last()], axis=1).reset_index()
     front = ["run_id", "epoch"]
     curves = df[front + [c for c in df.columns if c not in front]]
     runs = pd.DataFrame({"run_id": pd.unique(curves["run_id"]), "source": "csv"})
@@ -181,19 +192,50 @@ def _wide_matches(columns: list[str]) -> dict[str, tuple[str, int]]:
     return out
 
 
-def read_csv_rows(
-    source: str | os.PathLike | IO[str], *, run_id: str | None = None, epoch_column: str | None = None
-) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
-    """Read one CSV as ``("long", rows, None)`` (metric-history rows) or ``("curves", runs, curves)``."""
-    sep = "\t" if str(getattr(source, "name", source)).lower().endswith(".tsv") else ","
+def _separator(first_line: str, suffix: str) -> str:
+    if suffix == ".tsv":
+        return "\t"
+    counts = {sep: first_line.count(sep) for sep in (",", "\t", ";")}
+    return max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+
+
+def read_frame(source: str | os.PathLike | IO[str]) -> pd.DataFrame:
+    """One delimited (or JSON-lines) file as a DataFrame, decompressed and decoded, with clear errors."""
+    if hasattr(source, "read"):
+        text, suffix = source.read(), plain_suffix(Path(str(getattr(source, "name", "x.csv"))))
+    else:
+        path = Path(source)
+        text, suffix = read_text(path), plain_suffix(path)
+    if suffix in JSON_LINES_SUFFIXES:
+        return read_json_lines(text, str(source))
+    if not text.strip():
+        raise InputError(f"{source} is empty; export at least a header and one row")
+    sep = _separator(text.split("\n", 1)[0], suffix)
     try:
-        df = pd.read_csv(source, sep=sep)
+        return pd.read_csv(io.StringIO(text), sep=sep)
     except pd.errors.EmptyDataError:
         raise InputError(f"{source} is empty; export at least a header and one row") from None
     except pd.errors.ParserError as exc:
         raise InputError(
             f"{source} is not a readable CSV ({exc}); write one header row and comma-separated rows"
         ) from exc
+
+
+def read_csv_rows(
+    source: str | os.PathLike | IO[str], *, run_id: str | None = None, epoch_column: str | None = None
+) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
+    """Read one CSV as ``("long", rows, None)`` (metric-history rows) or ``("curves", runs, curves)``."""
+    return frame_rows(read_frame(source), source, run_id=run_id, epoch_column=epoch_column)
+
+
+def frame_rows(
+    df: pd.DataFrame,
+    source: str | os.PathLike | IO[str],
+    *,
+    run_id: str | None = None,
+    epoch_column: str | None = None,
+) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
+    """Tell the layout of a table read from ``source`` and read it (see :func:`read_csv_rows`)."""
     stem = _name_of(source)
     name = run_id or stem
     cols = list(df.columns)
@@ -216,7 +258,7 @@ def read_csv_rows(
         hint = " (it has a 'step' column: pass epoch_column='step' if steps count epochs)"
     elif any(canonical_metric(str(c)) for c in cols):
         hint = (
-            " (it has metric columns but no epochs: one final value per run, like MLflow's runs-table download; "
+            " (it has metric columns but no epochs: one final value per run, like MLflow's or W&B's runs-table download; "
             "export each metric's history instead)"
         )
     raise InputError(
@@ -235,7 +277,7 @@ def load_csv(
     the column that counts epochs when it is not called epoch.
     """
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        files = sorted(p for p in Path(source).iterdir() if p.suffix.lower() in (".csv", ".tsv"))
+        files = sorted(p for p in Path(source).iterdir() if p.is_file() and plain_suffix(p) in TABLE_SUFFIXES)
         if not files:
             raise InputError(f"no .csv files in {source}; point to a CSV file or a folder of CSV exports")
     else:
@@ -254,3 +296,19 @@ def load_csv(
         runs.append(pd.DataFrame({"run_id": pd.unique(merged["run_id"]), "source": "csv"}))
     run_table = pd.concat(runs, ignore_index=True).drop_duplicates("run_id", keep="first")
     return run_table.reset_index(drop=True), pd.concat(curves, ignore_index=True)
+
+
+class CsvImporter(Importer):
+    name = "csv"
+    reads = "a CSV/TSV file (also .csv.gz), tidy, wide or a TensorBoard/MLflow export, or a folder of them"
+
+    def accepts(self, source: Any) -> bool:
+        path = as_path(source)
+        if path is None:
+            return False
+        if path.is_dir():
+            return any(p.is_file() and plain_suffix(p) in DELIMITED_SUFFIXES for p in path.iterdir())
+        return plain_suffix(path) in DELIMITED_SUFFIXES
+
+    def load(self, source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return load_csv(as_path(source))

@@ -8,6 +8,9 @@ full history (``MlflowClient.get_metric_history``) is mapped by name with
 autologging log epochs from 0). The run table holds the run name, experiment name, status and every parameter
 (as the strings MLflow stores).
 
+:class:`MlflowImporter` takes an ``mlflow:<tracking-uri>``, an MLflow SQLite database file itself (recognised
+by its tables, so ``mlflow.db`` needs no URI) or an ``mlruns`` folder of the older file store.
+
 Example:
     >>> import tempfile
     >>> runs, curves = load_mlflow(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")  # doctest: +SKIP
@@ -15,11 +18,15 @@ Example:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from traindx.errors import InputError, require
+from traindx.store.importers.base import Importer, as_path, header
 from traindx.store.importers.history import history_to_curves
 
 PREFIX = "mlflow:"
@@ -112,3 +119,50 @@ def _check_local_store(uri: str) -> None:
             raise InputError(
                 f"MLflow tracking folder {folder} does not exist (nothing was created); check the path in {uri!r}"
             )
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_MLFLOW_TABLES = {"experiments", "runs", "metrics"}
+
+
+def _is_mlflow_sqlite(path: Path) -> bool:
+    if not header(path).startswith(_SQLITE_MAGIC):
+        return False
+    try:
+        with sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True) as con:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return False
+    return tables >= _MLFLOW_TABLES
+
+
+def _is_mlruns(path: Path) -> bool:
+    """An MLflow file store: experiment folders holding a meta.yaml beside run folders."""
+    return path.is_dir() and any((sub / "meta.yaml").is_file() for sub in path.iterdir() if sub.is_dir())
+
+
+class MlflowImporter(Importer):
+    name = "mlflow"
+    reads = "mlflow:<tracking-uri>, an MLflow SQLite file (mlflow.db) or an mlruns folder"
+
+    def accepts(self, source: Any) -> bool:
+        if isinstance(source, str) and source.startswith(PREFIX):
+            return True
+        path = as_path(source)
+        return path is not None and (_is_mlflow_sqlite(path) or _is_mlruns(path))
+
+    def load(self, source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if isinstance(source, str) and source.startswith(PREFIX):
+            return load_mlflow(source)
+        path = Path(source).expanduser().resolve()
+        if path.is_dir():
+            from mlflow.exceptions import MlflowException
+
+            try:
+                return load_mlflow(path.as_uri())
+            except MlflowException as exc:
+                raise InputError(
+                    f"MLflow refused the file store {path}: {exc.message.split('. ')[0]}; migrate it with "
+                    "'mlflow migrate-filestore' or set MLFLOW_ALLOW_FILE_STORE=true"
+                ) from None
+        return load_mlflow(f"sqlite:///{path}")

@@ -3,13 +3,27 @@
 A name is split into words at any non-alphanumeric character or lower/upper-case boundary. It maps when it has
 exactly one metric word (``acc``/``accuracy`` -> accuracy, ``loss`` -> loss), at most one split word (``train``/
 ``training``; ``val``/``valid``/``validation``/``eval``/``dev``; ``test``) and otherwise only neutral words such as
-``epoch``, ``categorical`` or ``sparse``. Without a split word the split is training, as Keras logs ``accuracy``
-and ``val_accuracy``. Any other word (``top5``, ``step``, ``lr``, ...) means the name does not map, so a per-step
-log or a different metric is never mistaken for an epoch accuracy.
+``epoch``, ``categorical``, ``sparse`` or ``pct``. Without a split word the split is training, as Keras logs
+``accuracy`` and ``val_accuracy``. Top-1 accuracy counts as accuracy when the name has no other metric word
+(timm's ``eval_top1``, torchvision's ``acc1``). Any other word (``top5``, ``step``, ``lr``, ``runtime``, ...) means
+the name does not map, so a per-step log or a different metric is never mistaken for an epoch accuracy.
+
+The names the common tools log map as expected:
+
+=================  ===========================================================================================
+tool               names
+=================  ===========================================================================================
+Keras              ``accuracy``, ``val_accuracy``, ``loss``, ``val_loss``; ``epoch/val_accuracy`` (W&B callback)
+Lightning          ``train_loss_epoch``, ``val_loss_epoch``, ``val_acc``; ``train_loss_step`` does not map
+HF Trainer         ``loss``, ``eval_loss``, ``eval_accuracy``; ``eval_runtime``, ``train_runtime`` do not map
+TensorBoard, W&B   ``train/loss``, ``Loss/train``, ``Accuracy/val``, ``val/acc``
+=================  ===========================================================================================
 
 Example:
     >>> [canonical_metric(n) for n in ("val_accuracy", "Loss/train", "epoch_accuracy", "val_acc_top5")]
     ['val_acc', 'train_loss', 'train_acc', None]
+    >>> [canonical_metric(n) for n in ("eval_accuracy", "eval_loss", "val_loss_epoch", "train_loss_step")]
+    ['val_acc', 'val_loss', 'val_loss', None]
     >>> canonical_metric("epoch_loss", split="validation")
     'val_loss'
 """
@@ -33,19 +47,22 @@ _SPLITS = {
     "testing": "test",
 }
 _METRICS = {"acc": "acc", "accuracy": "acc", "loss": "loss"}
+# top-1 accuracy under its own name; counts only when no other metric word is there ("val_acc_top1" is acc too)
+_TOP1 = {"top1", "acc1"}
 # words that qualify a metric without changing what it measures
 _NEUTRAL = {
     "epoch",
     "categorical",
     "sparse",
     "binary",
-    "top1",
     "mean",
     "avg",
     "average",
     "set",
     "data",
     "metrics",
+    "pct",
+    "percent",
 }
 
 
@@ -69,7 +86,10 @@ def canonical_metric(name: str, split: str | None = None) -> str | None:
     words = _words(name)
     splits = [_SPLITS[w] for w in words if w in _SPLITS]
     metrics = [_METRICS[w] for w in words if w in _METRICS]
-    others = [w for w in words if w not in _SPLITS and w not in _METRICS and w not in _NEUTRAL]
+    top1 = [w for w in words if w in _TOP1]
+    if not metrics and top1:
+        metrics = ["acc"]
+    others = [w for w in words if w not in _SPLITS and w not in _METRICS and w not in _NEUTRAL | _TOP1]
     if len(metrics) != 1 or len(set(splits)) > 1 or others:
         return None
     context = _SPLITS.get(split.lower()) if isinstance(split, str) else None

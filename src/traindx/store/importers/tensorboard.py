@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from traindx.errors import InputError, require
+from traindx.store.importers.base import Importer, as_path
 from traindx.store.importers.history import history_to_curves
 from traindx.store.importers.names import split_of
 
@@ -94,9 +96,29 @@ def load_tensorboard(root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFram
         run, split = _run_and_split(folder, root)
         for tag, step, wall, value in _scalars(folder):
             rows.append((run, split, tag, step, wall, value))
+    if not rows:
+        raise InputError(
+            f"no scalar values in the event files under {root}; log scalars (SummaryWriter.add_scalar, the "
+            "Keras TensorBoard callback); a damaged or truncated event file also reads as empty"
+        )
     frame = pd.DataFrame(rows, columns=["run_id", "split", "name", "step", "wall_time", "value"])
     # the last write wins where a resumed run logged a step twice
     frame = frame.sort_values("wall_time", kind="stable")
     curves = history_to_curves(frame, source=f"TensorBoard logs {root}")
     runs = pd.DataFrame({"run_id": sorted(curves["run_id"].unique()), "source": "tensorboard"})
     return runs, curves
+
+
+class TensorBoardImporter(Importer):
+    name = "tensorboard"
+    reads = "a TensorBoard log dir (event files of SummaryWriter, Keras, Lightning), or one event file"
+
+    def accepts(self, source: Any) -> bool:
+        path = as_path(source)
+        if path is None:
+            return False
+        return EVENT_MARK in path.name if path.is_file() else bool(find_event_dirs(path))
+
+    def load(self, source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        path = as_path(source)
+        return load_tensorboard(path.parent if path.is_file() else path)

@@ -1,0 +1,75 @@
+"""Update ratio ||dW||/||W|| per optimizer step (median weight matrix): the learning rate's visible effect."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from traindx.monitor.indicator import Indicator, Threshold
+from traindx.signals import weights
+
+
+class UpdateRatio(Indicator):
+    """Too high: steps move the weights by a large fraction while the loss is stuck or climbing (or by half
+    their norm whatever it does). Too low: tiny steps while the run is stuck, or still far from the floor it
+    is heading to. Never both, and never "too low" on a climbing loss."""
+
+    name = "update_ratio"
+    codes = {
+        "lr_too_high": (
+            "each optimizer step changes the weights by a large fraction while the loss does not improve",
+            "lower the learning rate 3-10x (or add warm-up)",
+        ),
+        "lr_too_low": (
+            "each optimizer step barely changes the weights and the loss hardly moves",
+            "raise the learning rate 10x (try a learning-rate range test)",
+        ),
+    }
+    events = frozenset({"update"})
+    needs = frozenset({"snapshot"})
+    thresholds = {
+        "high": Threshold(
+            weights.UPDATE_HIGH, "signals.weights.UPDATE_HIGH (Karpathy, CS231n: ~1e-3 healthy)"
+        ),
+        "extreme": Threshold(weights.UPDATE_EXTREME, "signals.weights.UPDATE_EXTREME"),
+        "low": Threshold(weights.UPDATE_LOW, "signals.weights.UPDATE_LOW (10x under the CS231n band)"),
+        "far_from_floor": Threshold(
+            0.5, "over half of the improvement the run's own floor fit predicts is still ahead"
+        ),
+    }
+
+    def update(self, ctx, values) -> None:
+        mats = [r for _, dim, r in values["ratios"] if dim >= 2 and math.isfinite(r)]
+        if not mats:
+            return
+        med = statistics.median(mats)
+        ctx.record("update_ratio", med)
+        lt = ctx.loss
+        climbing = lt.rising() or lt.diverging()
+        high = ctx.persist(
+            med > self.t("extreme") or (med > self.t("high") and lt.not_improving()), key="high"
+        )
+        rem = lt.remaining()
+        slow = lt.stuck() or (math.isfinite(rem) and rem > self.t("far_from_floor"))
+        low = ctx.persist(med < self.t("low") and slow and not climbing, key="low")
+        if high:
+            ctx.status("warning", med, f"steps change weights by {100 * med:.1f}%")
+            ctx.fire(
+                "lr_too_high",
+                "warning",
+                f"each step changes the weights by {100 * med:.2g}% (healthy ~0.1-1%) and the loss is not improving",
+                value=med,
+            )
+        elif low:
+            imp = lt.improvement()
+            gain = f"{100 * max(imp, 0):.1f}%" if math.isfinite(imp) else "nothing measurable yet"
+            ctx.status("warning", med, f"steps change weights by {med:.1e}")
+            ctx.fire(
+                "lr_too_low",
+                "warning",
+                f"each step changes the weights by only {med:.1e} of their norm (healthy ~1e-3) and the loss "
+                f"improved {gain}",
+                value=med,
+            )
+        else:
+            ctx.status("ok", med, "||dW||/||W|| per step (median layer)")

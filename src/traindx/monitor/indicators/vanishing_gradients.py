@@ -1,0 +1,51 @@
+"""Vanishing gradients: the first weight layer gets a tiny share of the last layer's gradient."""
+
+from __future__ import annotations
+
+import math
+
+from traindx.monitor.indicator import Indicator, Threshold
+from traindx.signals import gradients
+
+
+class VanishingGradients(Indicator):
+    name = "vanishing_gradients"
+    codes = {
+        "vanishing_gradients": (
+            "early layers get almost no gradient (deep sigmoid/tanh stack or too small init)",
+            "use ReLU/GELU activations with He init, add BatchNorm/LayerNorm or residual connections",
+        )
+    }
+    events = frozenset({"sample"})
+    needs = frozenset({"layer_grads"})
+    thresholds = {"ratio": Threshold(gradients.VANISHING_RATIO, "signals.gradients.VANISHING_RATIO")}
+
+    def off_reason(self, model) -> str | None:
+        return None if model.layers else "no Linear/Conv layers"
+
+    def update(self, ctx, values) -> None:
+        layer_vals = values["layers"]
+        if len(layer_vals) < 2:
+            ctx.status("off", None, "needs >= 2 layers with gradients")
+            return
+        ratio = gradients.vanishing_ratio([gradients.rms(g, numel) for _, g, numel, _ in layer_vals])
+        if math.isnan(ratio):
+            return
+        ctx.record("vanishing_ratio", ratio)
+        if math.isnan(ctx.loss.progress()):
+            ctx.status("pending", ratio, f"first/last layer grad RMS {ratio:.2g}")
+            return
+        bad = ratio < self.t("ratio") and ctx.loss.stuck()
+        if ctx.persist(bad):
+            severity = "critical" if ratio < self.t("ratio") ** 2 else "warning"
+            first, last = layer_vals[0][0], layer_vals[-1][0]
+            ctx.status(severity, ratio, f"{first} gets {ratio:.1e} of {last}'s gradient")
+            ctx.fire(
+                "vanishing_gradients",
+                severity,
+                f"first layer {first!r} gradient RMS is {ratio:.1e}x the last layer's while the loss is stuck",
+                value=ratio,
+                layer=first,
+            )
+        else:
+            ctx.status("ok", ratio, "first/last layer gradient RMS")
