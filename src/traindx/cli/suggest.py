@@ -7,19 +7,19 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail
+from traindx.cli.app import at_least, command, fail
 
 
 @command()
 def suggest(
     spec: Path = typer.Argument(..., help="TOML sweep spec whose configurations are the candidates."),
     store: Path = typer.Option(Path("runs.duckdb"), help="DuckDB run store the predictor learns from."),
-    n: int = typer.Option(10, "-n", min=1, help="How many configurations to suggest (per round)."),
+    n: int = typer.Option(10, "-n", help="How many configurations to suggest (per round)."),
     kappa: float = typer.Option(0.0, help="Exploration: rank by predicted accuracy + kappa * uncertainty."),
     train: bool = typer.Option(False, "--train", help="Train the suggested configurations into the store."),
-    rounds: int = typer.Option(1, min=1, help="With --train: suggest, train and refit this many times."),
+    rounds: int = typer.Option(1, help="With --train: suggest, train and refit this many times."),
     workers: int = typer.Option(
-        0, min=0, help="With --train: parallel local training processes (0: train in this process)."
+        0, help="With --train: parallel local training processes (0: train in this process)."
     ),
     seed: int = typer.Option(0, help="Seed of the first round's random picks when the store has no runs."),
 ) -> None:
@@ -42,6 +42,9 @@ def suggest(
     from traindx.search.predictor import targets
     from traindx.store import RunStore
 
+    at_least(n, 1, "-n")
+    at_least(rounds, 1, "--rounds")
+    at_least(workers, 0, "--workers")
     if rounds > 1 and not train:
         fail(f"--rounds {rounds} repeats suggest -> train -> refit; add --train (or drop --rounds)")
     if not store.is_file() and not train:
