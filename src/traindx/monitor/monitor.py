@@ -195,6 +195,7 @@ class Monitor:
         if self._schedule.due(k + 1):
             self._probe.arm()
         self._last_end = time.perf_counter()
+        self._schedule.charge(self._last_end - t0 - elapsed)  # the schedule's own call and arming
 
     def epoch_end(
         self,
@@ -257,8 +258,10 @@ class Monitor:
     def overhead(self) -> float:
         """Measured fraction of wall time spent in the monitor since it was created.
 
-        It counts the constructor, every ``step()`` and ``epoch_end()`` call, and the time its forward hooks
-        take inside sampled forward passes (timed in the hooks themselves), so it holds for ``every=1`` too.
+        It counts the constructor, every ``step()`` and ``epoch_end()`` call, the time its forward hooks take
+        inside sampled forward passes (timed in the hooks themselves) and how much slower than a typical
+        unsampled step the sampled step and the one after it train. With ``every=1`` (or 2) no step is
+        unsampled, so that last part is missing and the figure is a lower bound.
         """
         return self._schedule.overhead
 
