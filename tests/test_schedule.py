@@ -7,7 +7,9 @@ import pytest
 from traindx.monitor.schedule import HEADROOM, MAX_PERIOD, Schedule
 
 
-def _run(schedule: Schedule, steps: int, step_s: float, sample_s: float, after_s: float, fixed_s: float) -> list:
+def _run(
+    schedule: Schedule, steps: int, step_s: float, sample_s: float, after_s: float, fixed_s: float
+) -> list:
     """Feed synthetic timings: a sampled step costs ``sample_s`` in the monitor (reads and hooks), the step
     after it ``after_s`` (the parameter comparison), every other step ``fixed_s``. Returns the sampled steps."""
     after, sampled_at = False, []
