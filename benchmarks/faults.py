@@ -324,6 +324,9 @@ def realistic(args) -> None:
         r = fr.run_case(fam, fault, seed)
         r["wall_s"] = time.perf_counter() - t0
         results.append(r)
+        if args.out:  # after every run, so an interrupted suite keeps what it measured
+            with open(args.out, "w") as fh:
+                json.dump({"runs": results}, fh, indent=1)
     table = Table(title=f"realistic fault suite ({args.seeds} seed(s))")
     for col in ("case", "runs", "caught / alarms", "right primary", "primary seen", "codes seen"):
         table.add_column(col)
