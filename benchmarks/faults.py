@@ -288,6 +288,9 @@ def main() -> None:
     ap.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     ap.add_argument("--out", default=None, help="write per-run results as JSON here")
     ap.add_argument("--realistic", action="store_true", help="run the realistic cases (faults_realistic.py)")
+    ap.add_argument(
+        "--from-json", default=None, help="with --realistic: summarize a saved --out file instead"
+    )
     args = ap.parse_args()
     if args.realistic:
         realistic(args)
@@ -319,6 +322,10 @@ def realistic(args) -> None:
         jobs = [j for j in jobs if j[0] in keep or j[1] in keep or f"{j[0]}/{j[1]}" in keep]
     console = Console(width=None if os.isatty(1) else 160)
     results = []
+    if args.from_json:  # score a saved run again (e.g. one that was interrupted)
+        with open(args.from_json) as fh:
+            results = [fr.score(r) for r in json.load(fh)["runs"]]
+        jobs = []
     for fam, fault, seed in track(jobs, description="trainings", console=console):
         t0 = time.perf_counter()
         r = fr.run_case(fam, fault, seed)

@@ -60,7 +60,11 @@ FAULTS: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
         {"lr_too_low"},
         ("char_lstm", "char_gru", "tiny_gpt", "resnet_bn", "vae", "lbfgs_mlp"),
     ),
-    "unnormalized_input": ({"input_scale"}, {"input_scale"}, ("resnet_bn", "vae", "lbfgs_mlp")),
+    "unnormalized_input": (
+        {"input_scale", "saturation", "dead_relu", "exploding_gradients"},
+        {"input_scale"},
+        ("resnet_bn", "vae", "lbfgs_mlp"),
+    ),
     "stale_optimizer": (
         {"no_update"},
         {"no_update"},
@@ -251,23 +255,31 @@ def run_case(family: str, fault: str, seed: int) -> dict:
     total = step
     findings = [f for f in mon.findings if f.code != "indicator_disabled"]
     diagnosis = [d for d in mon.diagnosis if d.primary.code != "indicator_disabled"]
-    expected, primary_ok, _ = FAULTS.get(fault, (set(), set(), ()))
-    hits = [f.step for f in findings if f.code in expected]
     primary = diagnosis[0].primary.code if diagnosis else None
-    return {
-        "case": f"{family}/{fault}",
-        "family": family,
-        "fault": fault,
-        "seed": seed,
-        "healthy": fault == "healthy",
-        "steps": total,
-        "codes": sorted({f.code for f in findings}),
-        "primary": primary,
-        "right_primary": primary in primary_ok if hits else None,
-        "disabled": [f.message for f in mon.findings if f.code == "indicator_disabled"],
-        "detected": bool(hits),
-        "detect_frac": (min(hits) + 1) / total if hits else None,
-        "alarm": bool(findings),
-        "overhead": mon.overhead,
-        "final_loss": tot / max(n, 1) if math.isfinite(tot) else float("nan"),
-    }
+    return score(
+        {
+            "case": f"{family}/{fault}",
+            "family": family,
+            "fault": fault,
+            "seed": seed,
+            "healthy": fault == "healthy",
+            "steps": total,
+            "codes": sorted({f.code for f in findings}),
+            "primary": primary,
+            "disabled": [f.message for f in mon.findings if f.code == "indicator_disabled"],
+            "first_step": {f.code: f.step for f in findings},
+            "alarm": bool(findings),
+            "overhead": mon.overhead,
+            "final_loss": tot / max(n, 1) if math.isfinite(tot) else float("nan"),
+        }
+    )
+
+
+def score(r: dict) -> dict:
+    """Whether a run's findings caught its fault and its primary finding is the right one (from FAULTS)."""
+    expected, primary_ok, _ = FAULTS.get(r["fault"], (set(), set(), ()))
+    hits = [s for c, s in r["first_step"].items() if c in expected]
+    r["detected"] = bool(hits)
+    r["detect_frac"] = (min(hits) + 1) / r["steps"] if hits else None
+    r["right_primary"] = r["primary"] in primary_ok if hits else None
+    return r
