@@ -67,6 +67,13 @@ class Schedule:
         if self._typical is not None:
             train_s = min(train_s, GAP_CAP * self._typical)
         touched = sampled or self._after_sample
+        # the same cap on the monitor's side: on a loaded machine a 30 us call is sometimes descheduled for
+        # 10-25 ms (measured at load average 10 on 2 cores), and one such pause would cost a short run its
+        # next samples although the monitor did not spend it
+        if not touched and self._fixed is not None:
+            monitor_s = min(monitor_s, GAP_CAP * self._fixed)
+        elif sampled and self._cost is not None:
+            monitor_s = min(monitor_s, GAP_CAP * self._cost)
         if touched and self._typical is not None:
             # what the timers cannot see: a sampled step's forward/backward and the step after it run slower
             # than a typical one (the parameter copy evicts caches, hooks take the slow call path), found by
