@@ -14,7 +14,9 @@ Run:
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,9 @@ import torch
 from traindx.landscape import MDTree, read_model_diagnosis_csv
 from traindx.landscape.mdtree import QUESTIONS, question_rows
 
-CSV = "/work/shared/data/mdtree/dataframe_normal_public.csv"
+# the data dir: $TRAINDX_DATA_DIR, else ../shared/data beside the checkout
+DATA_DIR = Path(os.environ.get("TRAINDX_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CSV = str(DATA_DIR / "mdtree" / "dataframe_normal_public.csv")
 VARIANTS = ("paper", "learned", "validation")
 
 
@@ -124,9 +128,12 @@ def timings() -> pd.DataFrame:
 
     timed("20 HVPs, gradient graph reused", hvps_reused)
     timed("20 HVPs, gradient graph rebuilt", hvps_rebuilt)
-    timed("hessian_top_eigenvalue power", lambda: hessian_top_eigenvalue(a, loss, batch))
+    timed("hessian_top_eigenvalue power", lambda: hessian_top_eigenvalue(a, loss, batch, method="power"))
     timed("hessian_top_eigenvalue lanczos", lambda: hessian_top_eigenvalue(a, loss, batch, method="lanczos"))
-    timed("hessian_trace hutchinson tol=1e-2", lambda: hessian_trace(a, loss, batch, tol=1e-2))
+    timed(
+        "hessian_trace hutchinson tol=1e-2",
+        lambda: hessian_trace(a, loss, batch, method="hutchinson", tol=1e-2),
+    )
     timed("hessian_trace hutch++ 60", lambda: hessian_trace(a, loss, batch, method="hutch++", max_probes=60))
     with torch.no_grad():
         timed("cka (2000 outputs)", lambda: cka(a(x), b(x)))
@@ -150,8 +157,8 @@ def timings() -> pd.DataFrame:
     top = comp.eigenvalues(maxIter=100, tol=1e-4)[0][0]
     torch.manual_seed(0)
     trace = float(np.mean(comp.trace(maxIter=300, tol=0.0)))  # tol=0: all 300 probes, like ours below
-    ours_top = hessian_top_eigenvalue(a, loss, batch)
-    ours_trace = hessian_trace(a, loss, batch, min_probes=300, max_probes=300)
+    ours_top = hessian_top_eigenvalue(a, loss, batch, method="power")
+    ours_trace = hessian_trace(a, loss, batch, method="hutchinson", min_probes=300, max_probes=300)
     exact_ish = hessian_trace(a, loss, batch, method="hutch++", max_probes=300)
     extra = [
         {"metric": "pyhessian top / ours (power)", "seconds": np.nan, "value": top / ours_top},

@@ -8,7 +8,7 @@
 4. Scoring speed: 1M candidates featurized and scored by the default predictor.
 
 Run (about 20 minutes on 2 busy cores):
-    TRAINDX_MNIST_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/search.py --pool 100 --seeds 3
+    TRAINDX_MNIST_DIR=../shared/data/mnist .venv/bin/python benchmarks/search.py --pool 100 --seeds 3
 """
 
 from __future__ import annotations

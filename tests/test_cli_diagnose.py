@@ -130,3 +130,23 @@ def test_many_runs_get_one_summary_row_each(tmp_path, small_default):
     assert all(f"run{i} " in res.output for i in range(12)) and "--details" in res.output
     res = CliRunner().invoke(app, ["diagnose", str(path), "--details"])
     assert "run run11" in res.output
+
+
+def test_start_up_stays_light():
+    """Other commands do not import the readers (pandas alone is ~1 s), and reading a CSV imports none of the
+    logging libraries the other readers need."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, traindx.cli\n"
+        "assert 'pandas' not in sys.modules and 'traindx.store.importers' not in sys.modules\n"
+        "import traindx as tdx\n"
+        "path = tempfile.mkdtemp() + '/c.csv'\n"
+        "open(path, 'w').write('run_id,epoch,val_acc\\na,1,0.5\\na,2,0.6\\n')\n"
+        "tdx.load_runs(path)\n"
+        "heavy = {'wandb', 'mlflow', 'tensorboard', 'lightning', 'keras', 'transformers'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

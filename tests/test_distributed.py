@@ -14,7 +14,7 @@ from torch import nn
 from traindx.errors import InputError
 from traindx.monitor.distributed import DistributedMonitor, is_distributed
 
-STEPS, SYNC = 60, 10
+STEPS, SYNC, EVERY = 60, 10, 4
 
 
 def _worker(rank: int, world: int, folder: str) -> None:
@@ -27,7 +27,7 @@ def _worker(rank: int, world: int, folder: str) -> None:
             nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
         )
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
-        mon = DistributedMonitor(model, opt, every=2, stop_on=("input_scale",), sync_every=SYNC)
+        mon = DistributedMonitor(model, opt, every=EVERY, stop_on=("input_scale",), sync_every=SYNC)
         calls = {"all_reduce": 0}
         all_reduce = dist.all_reduce
 
@@ -36,6 +36,16 @@ def _worker(rank: int, world: int, folder: str) -> None:
             return all_reduce(*args, **kwargs)
 
         dist.all_reduce = counted  # DDP's own gradient all-reduce runs in C++ and is not counted
+        reads = {"n": 0}  # tensor-to-host reads: on a GPU each would be a device sync
+        for method in ("item", "tolist", "__float__"):
+            original = getattr(torch.Tensor, method)
+
+            def read(self, *args, _original=original, **kwargs):
+                reads["n"] += 1
+                return _original(self, *args, **kwargs)
+
+            setattr(torch.Tensor, method, read)
+        reading_steps = []
         g = torch.Generator().manual_seed(rank)
         stopped_at = None
         for step in range(STEPS):
@@ -46,12 +56,17 @@ def _worker(rank: int, world: int, folder: str) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            before = reads["n"]
             mon.step(loss)
+            if reads["n"] > before:
+                reading_steps.append(step)
             if mon.should_stop:
                 stopped_at = step
                 break
         local = [f.code for f in mon.monitor.findings]
         reduces_in_loop = calls["all_reduce"]
+        hist = mon.history
+        sampled = sorted(set(hist.loc[hist["name"] == "gradient_norm", "step"]))
         mon.epoch_end(train_loss=loss.item())
         mon.close()
         saved = mon.save(f"{folder}/signals.parquet")
@@ -61,6 +76,8 @@ def _worker(rank: int, world: int, folder: str) -> None:
             "merged": [(f.code, f.details.get("ranks")) for f in mon.findings],
             "saved": saved is not None,
             "all_reduces": reduces_in_loop,
+            "reading_steps": reading_steps,
+            "sampled": [int(k) for k in sampled],
         }
         with open(f"{folder}/rank{rank}.json", "w") as fh:
             json.dump(result, fh)
@@ -81,6 +98,13 @@ def test_ranks_agree_on_stopping_and_rank0_reports_the_merged_findings(tmp_path)
     assert (r0["stopped_at"] + 1) % SYNC == 0 and 25 <= r0["stopped_at"] < STEPS - 1
     # the monitor talked to the other rank only at the sync points, not on every (or every sampled) step
     assert r0["all_reduces"] == r1["all_reduces"] == (r0["stopped_at"] + 1) // SYNC
+    # tensors are read to the host only where the monitor samples (the sampled step, and the next one for the
+    # update ratio) and at sync points (whose flag is a CPU tensor); on CUDA any other read would stall the device
+    sync_steps = {k for k in range(STEPS) if (k + 1) % SYNC == 0}
+    for r in (r0, r1):
+        allowed = {k + d for k in r["sampled"] for d in (0, 1)} | sync_steps
+        assert r["sampled"] and set(r["reading_steps"]) <= allowed
+        assert len(r["reading_steps"]) <= 2 * len(r["sampled"]) + len(sync_steps) < r0["stopped_at"]
     # the merged findings name the rank that saw each one, the same on every rank; rank 0 alone writes them
     assert r0["merged"] == r1["merged"] and ["input_scale", [1]] in r0["merged"]
     assert r0["saved"] and not r1["saved"]

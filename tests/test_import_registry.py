@@ -1,5 +1,5 @@
 """The importer registry: every entry keeps the contract, load_runs dispatches over it in order, and the file
-formats without a library of their own (JSON lines, TSV, gzip) plus TensorBoard and MLflow files load directly."""
+formats without a library of their own (JSON lines, TSV, gzip) and TensorBoard event files load directly."""
 
 from __future__ import annotations
 
@@ -109,24 +109,6 @@ def test_tensorboard_event_file_and_damaged_one(tmp_path):
     (tmp_path / "bad" / event.name).write_bytes(np.random.default_rng(0).bytes(200))
     with pytest.raises(InputError, match="no scalar values in the event files .* damaged or truncated"):
         tdx.load_runs(tmp_path / "bad")
-
-
-def test_mlflow_sqlite_file_loads_without_a_uri(tmp_path):
-    import mlflow
-
-    db = tmp_path / "mlflow.db"
-    mlflow.set_tracking_uri(f"sqlite:///{db}")
-    try:
-        mlflow.set_experiment("readers")
-        with mlflow.start_run(run_name="direct"):
-            for epoch, acc in enumerate([0.5, 0.6, 0.7]):
-                mlflow.log_metric("val_accuracy", acc, step=epoch)
-    finally:
-        mlflow.set_tracking_uri(None)
-    runs, curves = tdx.load_runs(db)
-    assert runs["run_name"].tolist() == ["direct"]
-    assert curves["epoch"].tolist() == [1, 2, 3] and curves["val_acc"].tolist() == [0.5, 0.6, 0.7]
-    assert tdx.load_runs(f"mlflow:sqlite:///{db}")[1].equals(curves)
 
 
 def test_run_id_names_a_one_run_source(tmp_path):

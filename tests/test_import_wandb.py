@@ -38,6 +38,12 @@ def wandb_dir(tmp_path_factory):
                     run.log({"train/loss": loss, "epoch": epoch})
                 run.log({**_values(run_no, epoch), "epoch": epoch})
         truth[name] = losses
+    # as transformers' WandbCallback logs: fractional train/epoch (1.0 = end of the first epoch), eval/ keys
+    with wandb.init(project="hf", name="trainer", dir=str(root / "hf")) as run:
+        for step in range(1, 9):
+            run.log({"train/loss": 1.0 / step, "train/epoch": step / 4, "train/global_step": step})
+            if step % 4 == 0:
+                run.log({"eval/accuracy": 0.3 * step / 4, "train/epoch": step / 4})
     wandb.teardown()  # the service process writes the run logs; it has flushed them once it has exited
     return root, truth
 
@@ -59,6 +65,16 @@ def test_wandb_offline_runs(wandb_dir):
     assert tdx.load_runs(one)[1]["run_id"].unique().tolist() == ["wider"]
 
 
+def test_wandb_fractional_epochs_as_the_trainer_logs_them(wandb_dir):
+    root, _ = wandb_dir
+    _, curves = tdx.load_runs(root / "hf")
+    assert curves["epoch"].tolist() == [1, 2]
+    np.testing.assert_allclose(
+        curves["train_loss"], [np.mean([1, 1 / 2, 1 / 3, 1 / 4]), np.mean([1 / 5, 1 / 6, 1 / 7, 1 / 8])]
+    )
+    np.testing.assert_allclose(curves["val_acc"], [0.3, 0.6])
+
+
 def test_wandb_chart_csv_download(wandb_dir, tmp_path):
     """A line plot's "Export panel data" CSV: Step, then '<run> - <metric>' with __MIN/__MAX per run. The
     download itself needs the W&B app; the file here is laid out as those downloads are, from the offline runs."""
@@ -76,6 +92,16 @@ def test_wandb_chart_csv_download(wandb_dir, tmp_path):
     )
     runs, one = tdx.load_runs(tmp_path / "wandb_export_val_acc.csv")
     assert runs["source"].tolist() == ["wandb-csv", "wandb-csv"] and "val_loss" not in one
+
+
+def test_wandb_runs_table_download_is_refused_with_the_reason(tmp_path):
+    table = pd.DataFrame({"Name": ["baseline", "wider"], "State": ["finished"] * 2, "Runtime": [12, 14],
+                          "lr": [0.1, 0.2], "val_acc": [0.7, 0.75], "val_loss": [0.5, 0.45]})  # fmt: skip
+    table.to_csv(tmp_path / "wandb_export.csv", index=False)
+    with pytest.raises(
+        InputError, match="no epochs: one final value per run, like MLflow's or W&B's runs-table"
+    ):
+        tdx.load_runs(tmp_path / "wandb_export.csv")
 
 
 def test_wandb_bad_run_files(wandb_dir, tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before anything imports keras
 
@@ -155,6 +157,31 @@ def test_mlflow_metric_history_csv_export(mlflow_store, tmp_path):
     _, curves = load_runs(tmp_path / "history.csv")
     curves = curves.assign(run_id=curves["run_id"].map(ids)).sort_values(["run_id", "epoch"])
     _assert_same(curves)
+
+
+def test_mlflow_sqlite_file_loads_without_a_uri(mlflow_store):
+    uri, ids = mlflow_store
+    db = Path(uri.removeprefix("sqlite:///"))
+    runs, curves = load_runs(db)  # the mlflow.db itself, recognised by its tables
+    assert sorted(runs["run_name"]) == ["run_a", "run_b"]
+    pd.testing.assert_frame_equal(curves, load_runs(uri if uri.startswith("mlflow:") else f"mlflow:{uri}")[1])
+
+
+def test_mlflow_file_store_folder(tmp_path, monkeypatch):
+    """An mlruns folder of MLflow's older file store: read where MLflow allows it, else the way out is named."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    run = client.create_run(client.create_experiment("old"), run_name="legacy")
+    for step, acc in enumerate([0.5, 0.7]):
+        client.log_metric(run.info.run_id, "val_accuracy", acc, step=step)
+    runs, curves = load_runs(tmp_path / "mlruns")
+    assert runs["run_name"].tolist() == ["legacy"] and curves["val_acc"].tolist() == [0.5, 0.7]
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    shutil.copytree(tmp_path / "mlruns", tmp_path / "copy")  # a new URI: MLflow caches a store per URI
+    with pytest.raises(InputError, match="MLflow refused the file store .*migrate-filestore"):
+        load_runs(tmp_path / "copy")
 
 
 def test_mlflow_bad_input(mlflow_store):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -32,8 +35,11 @@ def _mlp_case():
     model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3))  # 51 parameters
     x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
     # a few training steps so the point is near a minimum, where the top eigenvalue dominates in magnitude
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    for _ in range(50):
+    return _fit(model, x, y, torch.optim.SGD(model.parameters(), lr=0.5), steps=50)
+
+
+def _fit(model: nn.Module, x, y, opt: torch.optim.Optimizer, steps: int):
+    for _ in range(steps):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
@@ -98,3 +104,88 @@ def test_bad_input_is_named():
         hessian_trace(model, nn.functional.cross_entropy, [])
     with pytest.raises(InputError, match="method"):
         hessian_top_eigenvalue(model, nn.functional.cross_entropy, (x, y), method="qr")
+
+
+def _tanh_83():
+    """An 83-parameter tanh network (4-10-3): 200 Hutchinson probes leave a ~4 % standard error on its trace."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 10), nn.Tanh(), nn.Linear(10, 3))
+    x, y = torch.randn(200, 4), torch.randint(0, 3, (200,))
+    return model, x, y
+
+
+def _medium_case():
+    """A 547-parameter ReLU MLP, beyond the default budget of 200 products, trained a little."""
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(13, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    x, y = torch.randn(200, 13), torch.randint(0, 3, (200,))
+    return _fit(model, x, y, torch.optim.Adam(model.parameters(), lr=0.01), steps=100)
+
+
+def test_defaults_are_exact_within_the_budget():
+    model, x, y = _tanh_83()
+    loss = nn.functional.cross_entropy
+    hess = _exact_hessian(model, loss, x, y).double()
+    trace = hessian_trace(model, loss, (x, y))
+    assert trace.method == "exact" and trace.n_products == 83 and trace.bound == 0.0
+    assert trace == pytest.approx(float(torch.trace(hess)), rel=1e-5)
+    top = hessian_top_eigenvalue(model, loss, (x, y), max_iter=100)
+    assert top.method == "exact"
+    assert top == pytest.approx(float(torch.linalg.eigvalsh(hess)[-1]), rel=1e-5)
+    top3 = hessian_eigenvalues(model, loss, (x, y), k=3)
+    assert top3 == pytest.approx(torch.linalg.eigvalsh(hess).flip(0)[:3].numpy(), rel=1e-5)
+    # one product fewer than parameters is beyond the budget: the estimator takes over and says so
+    assert hessian_trace(model, loss, (x, y), max_probes=82).method == "hutch++"
+    assert hessian_top_eigenvalue(model, loss, (x, y), max_iter=82).method == "power"
+
+
+def test_hutchpp_is_unbiased_with_lower_variance_than_hutchinson():
+    model, x, y = _mlp_case()  # 51 parameters; 30 products each, so neither is exact
+    loss = nn.functional.cross_entropy
+    exact = float(torch.trace(_exact_hessian(model, loss, x, y)))
+    runs = {
+        method: np.array(
+            [
+                hessian_trace(model, loss, (x, y), method=method, tol=0, max_probes=30, min_probes=30, seed=s)
+                for s in range(20)
+            ]
+        )
+        for method in ("hutchinson", "hutch++")
+    }
+    for values in runs.values():  # unbiased: the mean over seeds lies within 3 standard errors of the truth
+        assert abs(values.mean() - exact) <= 3 * values.std(ddof=1) / np.sqrt(len(values))
+    assert runs["hutch++"].std() < 0.5 * runs["hutchinson"].std()
+
+
+def test_stated_bounds_cover_the_truth_on_a_medium_model():
+    model, x, y = _medium_case()
+    loss = nn.functional.cross_entropy
+    hess = _exact_hessian(model, loss, x, y).double()
+    exact, top = float(torch.trace(hess)), float(torch.linalg.eigvalsh(hess)[-1])
+    estimates = [hessian_trace(model, loss, (x, y), seed=s) for s in range(10)]
+    assert {e.method for e in estimates} == {"hutch++"}
+    assert all(0 < e.stderr < e.bound < 0.05 * abs(exact) for e in estimates)
+    covered = [abs(e - exact) <= e.bound for e in estimates]
+    assert sum(covered) >= 8  # 95 % intervals: 8 or more of 10 cover with probability 0.99
+    assert abs(estimates[0] - exact) < 0.01 * abs(exact)  # the acceptance: within 1 % at the defaults
+    power = hessian_top_eigenvalue(model, loss, (x, y))
+    assert power.method == "power" and abs(power - top) <= power.bound
+    assert power == pytest.approx(top, rel=1e-2)
+    lanczos = hessian_top_eigenvalue(model, loss, (x, y), method="lanczos")
+    assert abs(lanczos - top) <= lanczos.bound and lanczos == pytest.approx(top, rel=1e-3)
+
+
+def test_estimate_is_a_float_that_keeps_its_fields():
+    model, x, y = _logreg_case()
+    est = hessian_trace(model, nn.functional.cross_entropy, (x, y), method="hutchinson", max_probes=20)
+    assert isinstance(est, float) and est.method == "hutchinson" and est.n_products == 20
+    back = pickle.loads(pickle.dumps(est))
+    assert back == est and (back.method, back.stderr, back.bound) == (est.method, est.stderr, est.bound)
+    assert "hutchinson" in est.describe() and est.interval[0] < est < est.interval[1]
+
+
+def test_exact_eigenvalues_of_a_large_model_are_refused_with_the_fix():
+    model = nn.Linear(64, 64)  # 4,160 parameters
+    x, y = torch.randn(8, 64), torch.randint(0, 64, (8,))
+    with pytest.raises(InputError, match="method='power'"):
+        hessian_top_eigenvalue(model, nn.functional.cross_entropy, (x, y), method="exact")

@@ -1,4 +1,4 @@
-"""The package's lazy public names resolve to what DESIGN.md promises."""
+"""The package's lazy public names resolve to the public API (docs/architecture.md, "Public names")."""
 
 import traindx as tdx
 from traindx import _LAZY

@@ -105,9 +105,11 @@ def test_meta_pruner_prunes_a_hopeless_trial_and_keeps_a_good_one():
 def test_meta_pruner_bad_input():
     with pytest.raises(InputError, match="prefix"):
         MetaPruner(PerformancePredictor())
-    with pytest.raises(InputError, match="runs and curves"):
-        MetaPruner()
-    assert isinstance(pd.DataFrame(), pd.DataFrame)
+    runs, _ = synthetic_corpus(5)
+    with pytest.raises(InputError, match="both runs and curves"):
+        MetaPruner(runs=runs)
+    with pytest.raises(InputError, match="alpha"):
+        MetaPruner(alpha=1.5)
 
 
 def test_meta_pruner_learns_its_bias_from_completed_trials_only():

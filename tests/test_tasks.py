@@ -168,3 +168,55 @@ def test_cap_to_task_fits_sizes_to_a_small_task():
     assert out["run"]["status"] == "finished", out["run"]["error"]
     last = out["epochs"].iloc[-1]
     assert out["run"]["config"]["n_train_used"] == 2250 - 562 and last["n_val"] == 562
+
+
+def test_network_names_need_their_extra(monkeypatch):
+    import sys
+
+    from traindx.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "pmlb", None)  # as if not installed: import raises ImportError
+    monkeypatch.setitem(sys.modules, "openml", None)
+    assert tasks.modality_of("openml:31") == "tabular"
+    with pytest.raises(MissingDependencyError, match=r"traindx\[network\]"):
+        tasks.load("pmlb:adult")
+    with pytest.raises(MissingDependencyError, match=r"traindx\[network\]"):
+        tasks.load("openml:31")
+    with pytest.raises(InputError, match="names no dataset"):
+        tasks.load("openml:")
+
+
+def test_user_parquet_table_runs_in_a_cli_sweep(tmp_path):
+    from typer.testing import CliRunner
+
+    from traindx.cli import app
+    from traindx.store import RunStore
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(240, 3))
+    df = pd.DataFrame(x, columns=["f1", "f2", "f3"]).assign(outcome=(x[:, 0] > 0).astype(int))
+    table = tmp_path / "churn.parquet"
+    df.to_parquet(table)
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        f'name = "mine"\n[base]\ndataset = "{table}"\ntarget = "outcome"\nmodel = "mlp"\nepochs = 3\n'
+        'n_train = 120\nval_size = 40\nlr = 0.03\n[grid]\nseed = [0, 1]\nshift = ["none", "missing"]\n'
+    )
+    res = CliRunner().invoke(
+        app, ["sweep", str(spec), "--store", str(tmp_path / "r.duckdb"), "--workers", "0"]
+    )
+    assert res.exit_code == 0, res.output
+    runs, curves = RunStore(tmp_path / "r.duckdb").read()
+    assert (runs["status"] == "finished").sum() == 4 and curves.groupby("run_id").size().eq(3).all()
+    final = curves.sort_values("epoch").groupby("run_id").last()
+    assert final["test_acc"].max() > 0.8  # the label is a threshold of f1: an MLP learns it
+
+
+@needs_data
+def test_unequal_length_series_and_next_character_windows():
+    jv = tasks.load("JapaneseVowels")  # the _eq files when present, else padded with the last value
+    assert jv.input_shape[0] == 12 and jv.n_classes == 9 and np.isfinite(jv.x_train).all()
+    sh = tasks.load("tinyshakespeare")
+    assert sh.n_classes == 65 and sh.input_shape == (32,) and sh.vocab_size == 67
+    # the label is the character after the window: shifting the window by one sees it as its last input
+    assert sh.x_train.min() >= 2 and sh.y_train.max() < 65

@@ -132,13 +132,13 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def command(
-    on: typer.Typer = app, name: str | None = None, help: str | None = None
+    on: typer.Typer = app, name: str | None = None, cls: type | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``fn`` as a command of ``on`` behind :func:`guarded`; ``help`` replaces its docstring's text."""
+    """Register ``fn`` as a command of ``on`` behind :func:`guarded` (``cls``: its click command class)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = guarded(fn)
-        on.command(name, help=help)(wrapped)
+        on.command(name, cls=cls)(wrapped)
         return wrapped
 
     return register

@@ -5,27 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from typer.core import TyperCommand
 
 from traindx.cli.app import command, output_file, writing
-from traindx.store.importers import IMPORTERS
 
 #: above this many runs the terminal gets one summary row per run instead of a table each
 DETAIL_RUNS = 10
 
-_READERS = "\n\n".join(f"* {imp.describe()}" for imp in IMPORTERS)
-_HELP = f"""Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why.
 
-Example: traindx diagnose runs.duckdb --at-epoch 5 --html report.html
+class _WithReaders(TyperCommand):
+    """``--help`` ends with the readers of :data:`traindx.store.importers.IMPORTERS`, in the order they are
+    tried; built when help is shown, so other commands do not pay for importing them."""
 
-PATH is read by the first reader that knows it, in this order:
+    def format_help(self, ctx, formatter):
+        from traindx.store.importers import IMPORTERS
 
-{_READERS}
+        readers = "\n\n".join(f"* {imp.describe()}" for imp in IMPORTERS)
+        self.help = (
+            f"{self.help}\n\nPATH is read by the first reader that knows it, in this order:\n\n{readers}\n\n"
+            "Accuracies in percent are recognised (largest value in (1, 100]) and divided by 100 with a note; "
+            "--percent forces it."
+        )
+        return super().format_help(ctx, formatter)
 
-Accuracies in percent are recognised (largest value in (1, 100]) and divided by 100 with a note; --percent
-forces it."""
 
-
-@command(help=_HELP)
+@command(cls=_WithReaders)
 def diagnose(
     path: str = typer.Argument(
         ..., help="Runs to diagnose: a file, a folder or mlflow:<tracking-uri> (see above)."
@@ -48,6 +52,10 @@ def diagnose(
         help=f"One table per run (default up to {DETAIL_RUNS} runs), or one summary row per run.",
     ),
 ) -> None:
+    """Diagnose learning curves: under/overfitting, dataset shift, where each run is heading, and why.
+
+    Example: traindx diagnose runs.duckdb --at-epoch 5 --html report.html
+    """
     import warnings
 
     from rich.console import Console

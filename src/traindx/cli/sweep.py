@@ -26,6 +26,11 @@ def sweep(
     corpus: str = typer.Option(
         None, help="After the sweep, write a compact corpus PREFIX_runs.parquet and PREFIX_epochs.parquet."
     ),
+    shuffle: int = typer.Option(
+        None,
+        help="Run the configs in a random order drawn from this seed, so a sweep stopped early covers every "
+        "part and task evenly (the order does not change any run).",
+    ),
 ) -> None:
     """Run a sweep of trainings into a run store: resumable, failures recorded, Ctrl-C stops cleanly.
 
@@ -49,6 +54,10 @@ def sweep(
     from traindx.store import RunStore
 
     plan = load_spec(spec)  # the whole spec is checked before anything runs or is created
+    if shuffle is not None:
+        import random
+
+        random.Random(shuffle).shuffle(plan.configs)
     check_backend(backend, workers=workers, address=address)
     output_folder(export, "--export")
     if corpus is not None:

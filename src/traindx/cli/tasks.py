@@ -30,6 +30,14 @@ def tasks_command(
 
     if modality is not None and modality not in MODALITIES:
         raise InputError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
+    root = tasks.data_dir(required=False)
+    if not root.is_dir():
+        typer.secho(
+            f"warning: data dir {root} not found, so only the built-in tasks are listed; set $TRAINDX_DATA_DIR "
+            "to the folder holding pmlb/, ucr/, nltk/, ...",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     names = tasks.list(modality)
     if not names:
         raise InputError(

@@ -167,7 +167,7 @@ def validate_curves(curves: pd.DataFrame, *, allow_gaps: bool = False, percent: 
                 continue
             raise InputError(
                 f"accuracy column {col!r} ranges {lo:g}..{hi:g}: it looks like percent; accuracies are fractions "
-                "in [0, 1]: divide by 100, or pass percent=True (tdx.load_runs(path, percent=True))"
+                "in [0, 1]: divide by 100, or pass percent=True (tdx.load_runs(path, percent=True); traindx diagnose --percent)"
             )
         raise InputError(
             f"accuracy column {col!r} ranges {lo:g}..{hi:g}, outside [0, 1]; accuracies are fractions of correct "

@@ -21,6 +21,14 @@ Format (every table optional; a spec either has top-level ``grid``/``cases``/``r
     name = "too_low_lr"
     base = { optimizer = "sgd", lr = 1e-4 }
     grid = { model = ["mlp_small"], seed = [0, 1] }
+    [parts.factorial]         # orthogonal two-level blocks: each key healthy or applied (a value drawn from
+    blocks = 4                # its list), in a Sylvester-Hadamard pattern, so within every complete block
+    seed = 0                  # each key is applied in half the rows, pairwise uncorrelated, row 0 all healthy
+    label_noise = { healthy = 0.0, applied = [0.2, 0.5] }
+    order = "interleave"      # top level: runs alternate between parts (default "parts": one after another)
+
+A part with a factorial table runs row by row (its grid and cases inside each row), and its [random] table
+then needs no ``n``: draw i goes with row i.
 
 A run's config is base, then the part's base, then the case, then the grid point, then the random draw.
 Duplicate configs (same run id) are kept once. Every config is checked against the key table
@@ -56,7 +64,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_PART_KEYS = {"name", "base", "grid", "cases", "random"}
+_PART_KEYS = {"name", "base", "grid", "cases", "random", "factorial"}
+_ORDERS = ("parts", "interleave")
 _DISTS = ("choice", "uniform", "log_uniform", "int_uniform", "int_log_uniform")
 
 
@@ -126,8 +135,11 @@ def parse_spec(data: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
     if not isinstance(data, dict):
         raise InputError(f"a sweep spec is a table of key = value, got {type(data).__name__}")
     for key in data:
-        if key not in _PART_KEYS | {"parts"}:
-            raise _unknown_section(key, "top-level key", [*_PART_KEYS, "parts"])
+        if key not in _PART_KEYS | {"parts", "order"}:
+            raise _unknown_section(key, "top-level key", [*_PART_KEYS, "parts", "order"])
+    order = data.get("order", "parts")
+    if order not in _ORDERS:
+        raise InputError(f"order must be one of {', '.join(_ORDERS)}, got {order!r}")
     if not any(data.get(k) for k in ("base", "grid", "cases", "random", "parts")):
         raise InputError(
             "sweep spec is empty: it defines no run; give run keys in [base] (e.g. dataset, model, epochs) "
@@ -140,21 +152,27 @@ def parse_spec(data: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
     if parts is not None and (not isinstance(parts, list) or not all(isinstance(q, dict) for q in parts)):
         raise InputError("parts must be an array of tables ([[parts]])")
     if parts is None:
-        parts = [{k: v for k, v in data.items() if k in ("grid", "cases", "random")}]
-    elif any(k in data for k in ("grid", "cases", "random")):
+        parts = [{k: v for k, v in data.items() if k in ("grid", "cases", "random", "factorial")}]
+    elif any(k in data for k in ("grid", "cases", "random", "factorial")):
         raise InputError(
             "sweep spec has both [[parts]] and top-level grid/cases/random; move them into a part"
         )
     configs: list[dict[str, Any]] = []
     seen: set[str] = set()
     named = "parts" in data  # only a spec of several parts names the part in its errors
+    expanded = []
     for i, part in enumerate(parts):
         pname = str(part.get("name", f"part{i}"))
-        where = f"part {pname!r}: " if named else ""
         for key in part:
             if key not in _PART_KEYS:
                 raise _unknown_section(key, f"key in part {pname!r}", _PART_KEYS)
-        for cfg in _expand_part(part, pname):
+        expanded.append((pname, _expand_part(part, pname)))
+    if order == "interleave":  # round robin: a sweep stopped early has covered every part alike
+        rounds = itertools.zip_longest(*(cfgs for _, cfgs in expanded))
+        expanded = [(str(c["part"]), [c]) for row in rounds for c in row if c is not None]
+    for pname, cfgs in expanded:
+        where = f"part {pname!r}: " if named else ""
+        for cfg in cfgs:
             full = {**base, **cfg}
             try:
                 rid = run_id(full)
@@ -193,9 +211,18 @@ def _expand_part(part: dict[str, Any], pname: str) -> list[dict[str, Any]]:
     cases = part.get("cases", [{}])
     if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
         raise InputError(f"part {pname!r}: cases must be an array of tables ([[cases]])")
-    draws = _random_draws(part.get("random"), pname)
     keys = list(grid)
     out = []
+    if part.get("factorial") is not None:
+        rows = _factorial_rows(part["factorial"], pname)
+        draws = _random_draws(part.get("random"), pname, n=len(rows))
+        for row, draw in zip(rows, draws, strict=True):
+            for case in cases:
+                for point in itertools.product(*(grid[k] for k in keys)):
+                    out.append({**pbase, **case, **dict(zip(keys, point, strict=True)), **draw, **row,
+                                "part": pname})  # fmt: skip
+        return out
+    draws = _random_draws(part.get("random"), pname)
     for case in cases:
         for point in itertools.product(*(grid[k] for k in keys)):
             for draw in draws:
@@ -203,10 +230,50 @@ def _expand_part(part: dict[str, Any], pname: str) -> list[dict[str, Any]]:
     return out
 
 
-def _random_draws(rand: Any, pname: str) -> list[dict[str, Any]]:
+def _factorial_rows(fact: Any, pname: str) -> list[dict[str, Any]]:
+    """Rows of orthogonal two-level blocks: column j of a Sylvester-Hadamard matrix (j >= 1) says whether key j
+    is applied, so in a complete block each key is applied in exactly half of the rows, every pair of keys is
+    uncorrelated, and row 0 applies nothing (a healthy baseline). Applied values are drawn from their lists."""
+    fact = dict(_table(fact, f"part {pname!r} factorial"))
+    blocks, seed = fact.pop("blocks", None), fact.pop("seed", 0)
+    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
+        raise InputError(f"part {pname!r}: [factorial] needs blocks = <number of blocks >= 1>")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"part {pname!r}: [factorial] seed must be a whole number >= 0, got {seed!r}")
+    for key, spec in fact.items():
+        ok = isinstance(spec, dict) and set(spec) == {"healthy", "applied"}
+        if not ok or not isinstance(spec["applied"], list) or not spec["applied"]:
+            raise InputError(
+                f"part {pname!r}: factorial key {key!r} needs {{ healthy = <value>, applied = [<values>] }}"
+            )
+    if not fact:
+        raise InputError(f"part {pname!r}: [factorial] lists no keys to vary")
+    size = 1
+    while size <= len(fact):
+        size *= 2
+    h = np.ones((1, 1), dtype=int)
+    while len(h) < size:
+        h = np.block([[h, h], [h, -h]])
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(blocks):
+        for r in range(size):
+            row = {}
+            for j, (key, spec) in enumerate(fact.items(), start=1):
+                applied = spec["applied"]
+                row[key] = applied[int(rng.integers(len(applied)))] if h[r, j] < 0 else spec["healthy"]
+            rows.append(row)
+    return rows
+
+
+def _random_draws(rand: Any, pname: str, n: int | None = None) -> list[dict[str, Any]]:
     if rand is None:
-        return [{}]
+        return [{}] if n is None else [{} for _ in range(n)]
     rand = dict(_table(rand, f"part {pname!r} random"))
+    if n is not None:  # one draw per factorial row
+        if rand.get("n", n) != n:
+            raise InputError(f"part {pname!r}: with [factorial], [random] takes its n from the rows; drop n")
+        rand["n"] = n
     n = rand.pop("n", None)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"part {pname!r}: [random] needs n = <number of draws >= 1>")

@@ -17,6 +17,7 @@ _NAMES = {
     "hessian_eigenvalues": "hessian",
     "hessian_trace": "hessian",
     "hessian_density": "hessian",
+    "HessianEstimate": "hessian",
     "cka": "cka",
     "mode_connectivity": "connectivity",
     "Connectivity": "connectivity",

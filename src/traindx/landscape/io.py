@@ -6,7 +6,7 @@ metrics (``hessian_e`` / ``hessian_t`` natural logs of the top Hessian eigenvalu
 ``bs_failure`` (small|large|optimal), ``width_vs_batch`` (width|batch|optimal), ``data_vs_batch`` (data|batch|optimal).
 
 Example:
-    >>> df = read_model_diagnosis_csv("/work/shared/data/mdtree/dataframe_normal_public.csv")  # doctest: +SKIP
+    >>> df = read_model_diagnosis_csv("../shared/data/mdtree/dataframe_normal_public.csv")  # doctest: +SKIP
     >>> len(df)  # doctest: +SKIP
     1690
 """

@@ -27,7 +27,7 @@ took at that node.
 
 Example:
     >>> import pandas as pd
-    >>> df = pd.read_csv("/work/shared/data/mdtree/dataframe_normal_public.csv")  # doctest: +SKIP
+    >>> df = pd.read_csv("../shared/data/mdtree/dataframe_normal_public.csv")  # doctest: +SKIP
     >>> tree = MDTree("batch_size").fit(df)  # doctest: +SKIP
     >>> tree.predict(df.head(2)).tolist()  # doctest: +SKIP
     ['large', 'large']

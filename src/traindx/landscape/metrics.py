@@ -1,7 +1,8 @@
 """All MD tree features of one trained torch classifier, in the units of the released tables.
 
 Training/test error (%) and loss; ``hessian_e`` / ``hessian_t``: natural logs of the top Hessian eigenvalue
-(power iteration) and trace (Hutchinson), on one batch of 200 training samples as in the MD tree paper
+and trace (exact for models within the product budget, else power iteration and Hutch++; see
+``traindx.landscape.hessian``), on one batch of 200 training samples as in the MD tree paper
 (Zhou et al., ICML 2024). With a second model of the same architecture (another seed): ``CKA`` between the
 two models' outputs on mixup inputs (Zhang et al., ICLR 2018, alpha = 1) and ``mode_connectivity`` /
 ``mode_connectivity_peak`` along a trained 3-bend Bezier curve. Without one, those three are NaN and the tree
@@ -78,8 +79,9 @@ def model_diagnosis_metrics(
 ) -> dict[str, float]:
     """Compute the MD tree feature row of ``model`` (and ``model2``, a second seed, when given).
 
-    ``train`` and ``test`` are (inputs, labels) pairs; the trace uses at most ``trace_probes`` Hutchinson probes
-    (PyHessian's default cap, stopping earlier at 1 % standard error); errors are measured on at most ``max_eval`` examples
+    ``train`` and ``test`` are (inputs, labels) pairs; the trace spends at most ``trace_probes`` Hessian-vector
+    products (PyHessian's default cap; exact when the model has no more parameters, else Hutch++ stopping
+    earlier at 1 % standard error); errors are measured on at most ``max_eval`` examples
     of each, the curve is trained and evaluated on at most 2,000 training examples. ``progress`` is called with
     the name of each step before it runs (for a progress bar).
     """

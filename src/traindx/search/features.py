@@ -3,7 +3,9 @@
 Everything is vectorised with numpy so that a million candidate configurations featurize in about a second.
 A configuration row has the run table's config columns (dataset, model, width, depth, activation, optimizer,
 lr, batch_size, weight_decay, epochs, n_train, imbalance, label_noise, shift, shift_strength, ...); missing
-columns take the experiment runner's defaults. Dataset features are its size, shape and three landmarkers
+columns take the experiment runner's defaults; columns spelled as other tools do (learning_rate, num_layers)
+are read under their canonical names, and a task the task layer cannot load is described by missing values
+(the forests treat them as missing), not refused. Dataset features are its size, shape and three landmarkers
 (cross-validated accuracy of cheap learners on a subsample; Pfahringer et al., ICML 2000).
 
 Example:
@@ -115,6 +117,18 @@ def _param_count(model: str, width: int, depth: int, dataset: str) -> int:
     return count_params(build_model(model, shape, n_classes, width or None, depth or None, vocab_size=vocab))
 
 
+@lru_cache(maxsize=256)
+def _known(name: str) -> bool:
+    """Whether the task layer can load ``name``; an unknown task featurizes as missing values, not an error."""
+    if name in DATASETS:
+        return True
+    try:
+        _task(name)
+    except (InputError, OSError, ValueError):
+        return False
+    return True
+
+
 def _task(name: str):
     from traindx.experiments.tasks import load
 
@@ -179,6 +193,7 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
         )
     if configs.empty:
         raise InputError("configs is empty; give at least one configuration row")
+    configs = canonical_columns(configs)
     num = {k: _numeric(configs, k, v) for k, v in _NUMERIC_DEFAULTS.items()}
     for key in ("lr", "batch_size", "epochs", "n_train"):
         if (num[key] <= 0).any():
@@ -188,11 +203,6 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
         data = pd.Categorical(configs["dataset"].fillna("mnist").astype(str), categories=names).codes
     else:
         names, data = ("mnist",), np.zeros(len(configs), dtype=int)
-    for name in names:  # unknown tasks fail here with the closest names
-        if name not in DATASETS:
-            from traindx.experiments.tasks import info
-
-            info(name)
     model = _codes(configs, "model", "mlp_small", MODELS)
     shift = _codes(configs, "shift", "none", SHIFTS)
 
@@ -210,7 +220,12 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
     inverse = keys.groupby(["d", "m", "w", "k"], sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(keys))).groupby(inverse).first().to_numpy()
     counts = np.array(
-        [_param_count(MODELS[model[i]], int(width[i]), int(depth[i]), names[data[i]]) for i in first],
+        [
+            _param_count(MODELS[model[i]], int(width[i]), int(depth[i]), names[data[i]])
+            if _known(names[data[i]])
+            else np.nan
+            for i in first
+        ],
         dtype=float,
     )
     n_params = counts[inverse]
@@ -218,7 +233,10 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
     default_strength = np.array([_SHIFT_STRENGTH[s] for s in SHIFTS])[shift]
     strength = np.where(np.isnan(num["shift_strength"]), default_strength, num["shift_strength"])
     dinfo = np.array(
-        [[c, math.log10(math.prod(shp)), math.log10(n)] for shp, c, n in map(_dataset_info, names)]
+        [
+            [c, math.log10(math.prod(shp)), math.log10(n)] if _known(nm) else [np.nan] * 3
+            for nm, (shp, c, n) in ((nm, _dataset_info(nm) if _known(nm) else ((1,), 0, 1)) for nm in names)
+        ]
     )
     steps = num["epochs"] * np.ceil(num["n_train"] / num["batch_size"])
     cols = [
@@ -246,7 +264,7 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
         used = np.unique(data)
         lm = np.zeros((len(names), len(LANDMARKERS)))
         for i in used:
-            lm[i] = _landmarkers(names[i])
+            lm[i] = _landmarkers(names[i]) if _known(names[i]) else np.nan
         parts.append(lm[data].astype(np.float32))
     return np.hstack(parts).astype(np.float32)
 
@@ -288,3 +306,211 @@ def _mean3(a: np.ndarray, last_i: np.ndarray) -> np.ndarray:
     idx = np.stack([last_i - j for j in range(3)], axis=1)
     vals = np.where(idx >= 0, a[rows[:, None], np.maximum(idx, 0)], np.nan)
     return np.nanmean(vals, axis=1)
+
+
+# --- open featurization: any search space, any run-table config ---------------------------------------------
+# Canonical hyperparameters get one fixed encoding everywhere, so studies that spell them differently
+# (learning_rate / lr, num_layers / depth, max_units / width) land on the same feature; a name the vocabulary
+# does not know keeps a feature of its own, encoded from its distribution or its values.
+CANONICAL_NUMERIC: dict[str, str] = {
+    "lr": "log10",
+    "batch_size": "log2",
+    "weight_decay": "log10",
+    "width": "log2",
+    "depth": "linear",
+    "dropout": "linear",
+    "momentum": "linear",
+    "epochs": "log2",
+    "warmup": "linear",
+}
+CANONICAL_CATEGORICAL: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "activation": ACTIVATIONS}
+# a numeric parameter whose values span this many decades is encoded in log space (the distribution says so
+# directly when it is an Optuna one)
+LOG_SPAN = 100.0
+# configuration keys that describe the run's bookkeeping or its outcome, never its setting
+_NOT_SETTINGS = frozenset(
+    {"run_id", "status", "created_at", "part", "seed", "final_val_acc", "best_val_acc", "value", "dataset"}
+)
+
+
+def canonical_columns(configs: pd.DataFrame) -> pd.DataFrame:
+    """``configs`` with each column renamed to its canonical hyperparameter name (first spelling wins).
+
+    Example:
+        >>> list(canonical_columns(pd.DataFrame({"learning_rate": [0.1], "num_layers": [2]})).columns)
+        ['lr', 'depth']
+    """
+    seen: dict[str, str] = {}
+    for col in configs.columns:
+        canon = V.canonical_param(str(col))
+        if canon not in seen:
+            seen[canon] = col
+    return configs[list(seen.values())].set_axis(list(seen), axis=1)
+
+
+def _encode(values: np.ndarray, how: str) -> np.ndarray:
+    x = values.astype(float)
+    if how == "log10":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(np.maximum(x, 0.0) + 1e-8)
+    if how == "log2":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(np.maximum(x, 0.0) + 1.0)
+    return x
+
+
+class SpaceFeaturizer:
+    """Numeric features of configurations in any space: one column per numeric parameter, one-hot levels per
+    categorical one, canonical names shared between spaces (learnt with :meth:`fit`, applied by
+    :meth:`transform`; a parameter a table lacks is NaN, which the forests treat as missing).
+
+    Args:
+        space: Optuna distributions of the parameters (name -> distribution); their log flags and choices
+            decide the encoding. Parameters seen only in tables passed to ``fit`` are added from their values.
+
+    Example:
+        >>> from optuna.distributions import FloatDistribution, IntDistribution
+        >>> f = SpaceFeaturizer({"learning_rate": FloatDistribution(1e-4, 1e-1, log=True),
+        ...                      "num_layers": IntDistribution(1, 4)}).fit()
+        >>> f.feature_names_
+        ['lr', 'depth']
+        >>> X = f.transform(pd.DataFrame({"lr": [1e-3], "layers": [3]}))
+        >>> [round(float(v), 3) for v in X[0]]
+        [-3.0, 3.0]
+    """
+
+    def __init__(self, space: dict | None = None) -> None:
+        self.space = dict(space or {})
+
+    def fit(self, *tables: pd.DataFrame) -> SpaceFeaturizer:
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        numeric: dict[str, str] = {}
+        levels: dict[str, list] = {}
+        for name, dist in self.space.items():
+            canon = V.canonical_param(name)
+            if isinstance(dist, CategoricalDistribution):
+                choices = list(dist.choices)
+                if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+                    numeric[canon] = CANONICAL_NUMERIC.get(canon, "log10" if _spans(choices) else "linear")
+                else:
+                    levels[canon] = list(
+                        dict.fromkeys([*CANONICAL_CATEGORICAL.get(canon, ()), *map(str, choices)])
+                    )
+            elif isinstance(dist, (FloatDistribution, IntDistribution)):
+                numeric[canon] = CANONICAL_NUMERIC.get(
+                    canon, "log10" if dist.log and dist.low > 0 else "linear"
+                )
+        for table in tables:
+            t = canonical_columns(table)
+            for col in t.columns:
+                if col in numeric or col in levels or col in _NOT_SETTINGS:
+                    continue
+                values = t[col].dropna()
+                if values.empty:
+                    continue
+                if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+                    levels[col] = list(dict.fromkeys(map(str, values.unique())))
+                else:
+                    numeric[col] = CANONICAL_NUMERIC.get(col, "log10" if _spans(values) else "linear")
+        self.numeric_ = numeric
+        self.levels_ = levels
+        self.feature_names_ = list(numeric) + [f"{c}={v}" for c, lv in levels.items() for v in lv]
+        return self
+
+    def transform(self, configs: pd.DataFrame) -> np.ndarray:
+        """Feature matrix of ``configs`` (rows) in :attr:`feature_names_` order."""
+        if not hasattr(self, "feature_names_"):
+            raise InputError("this SpaceFeaturizer is not fitted yet; call fit() first")
+        t = canonical_columns(configs)
+        n = len(t)
+        out = np.full((n, len(self.feature_names_)), np.nan, dtype=np.float32)
+        for j, (col, how) in enumerate(self.numeric_.items()):
+            if col in t:
+                out[:, j] = _encode(pd.to_numeric(t[col], errors="coerce").to_numpy(dtype=float), how)
+        j = len(self.numeric_)
+        for col, lv in self.levels_.items():
+            if col in t:
+                codes, uniques = pd.factorize(t[col].astype(str), use_na_sentinel=True)
+                lut = np.array([lv.index(u) if u in lv else -1 for u in uniques] + [-1])
+                idx = lut[codes]
+                block = np.zeros((n, len(lv)), dtype=np.float32)
+                hit = idx >= 0
+                block[np.flatnonzero(hit), idx[hit]] = 1.0
+                out[:, j : j + len(lv)] = block
+            j += len(lv)
+        return out
+
+
+def _spans(values) -> bool:
+    x = np.asarray(list(values), dtype=float)
+    x = x[np.isfinite(x)]
+    return bool(len(x) and (x > 0).all() and x.max() / x.min() >= LOG_SPAN)
+
+
+# --- task meta-features -------------------------------------------------------------------------------------
+# scale of each task meta-feature in the similarity distance: one unit is "clearly different" (a decade of
+# examples or inputs, a doubling of classes, 20 points of a rate)
+TASK_SCALES: dict[str, tuple[str, float]] = {
+    "n_train": ("log10", 1.0),
+    "n_features": ("log10", 1.0),
+    "n_classes": ("log2", 1.0),
+    "class_entropy": ("linear", 0.2),
+    "majority_rate": ("linear", 0.2),
+    "lm_1nn": ("linear", 0.2),
+    "lm_naive_bayes": ("linear", 0.2),
+    "lm_stump": ("linear", 0.2),
+    "lm_logreg": ("linear", 0.2),
+}
+
+
+@lru_cache(maxsize=512)
+def _task_meta_cached(name: str) -> tuple[tuple[str, float], ...]:
+    if name in DATASETS:
+        shape, classes, n = DATASETS[name]
+        lm = dict(zip(LANDMARKERS, KNOWN_LANDMARKERS[name], strict=True)) if name in KNOWN_LANDMARKERS else {}
+        return tuple({"n_train": n, "n_features": math.prod(shape), "n_classes": classes, **lm}.items())
+    from traindx.experiments.tasks import load, meta_features
+
+    try:
+        return tuple((k, float(v)) for k, v in meta_features(load(name)).items())
+    except (InputError, OSError, ValueError):
+        return ()  # a task we cannot load is an unknown task: no meta-features, not an error
+
+
+def task_meta_features(task) -> dict[str, float]:
+    """Meta-features of a task: a dict you give (kept as is), a :class:`~traindx.experiments.tasks.Task`, or a
+    task name (computed by the task layer and cached; an unknown name gives ``{}``, a task nobody described).
+
+    Example:
+        >>> task_meta_features("no_such_task")
+        {}
+        >>> task_meta_features({"n_train": 500, "n_classes": 3})["n_classes"]
+        3
+    """
+    if task is None:
+        return {}
+    if isinstance(task, dict):
+        return dict(task)
+    if isinstance(task, str):
+        return dict(_task_meta_cached(task))
+    from traindx.experiments.tasks import meta_features
+
+    return {k: float(v) for k, v in meta_features(task).items()}
+
+
+def task_distance(a: dict[str, float], b: dict[str, float]) -> float:
+    """Root-mean-square difference of two tasks' shared meta-features in units of :data:`TASK_SCALES`
+    (NaN when they share none).
+
+    Example:
+        >>> round(task_distance({"n_train": 1000, "lm_1nn": 0.9}, {"n_train": 100, "lm_1nn": 0.7}), 6)
+        1.0
+    """
+    diffs = []
+    for key, (how, scale) in TASK_SCALES.items():
+        if key in a and key in b and a[key] is not None and b[key] is not None:
+            x, y = _encode(np.array([float(a[key]), float(b[key])]), how)
+            if np.isfinite(x) and np.isfinite(y):
+                diffs.append((x - y) / scale)
+    return float(np.sqrt(np.mean(np.square(diffs)))) if diffs else float("nan")

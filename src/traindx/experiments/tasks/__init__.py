@@ -1,7 +1,7 @@
 """Tasks: named classification problems from many sources, and their meta-features.
 
-A task is a registered name (``traindx tasks`` lists them), a table file with a target column, or a
-DataFrame; :func:`load` turns any of these into a :class:`Task`. Sources live one per module (``idx``,
+A task is a registered name (``traindx tasks`` lists them), a table file with a target column, a DataFrame,
+or with a network ``openml:<id>`` / ``pmlb:<name>``; :func:`load` turns any of these into a :class:`Task`. Sources live one per module (``idx``,
 ``table``, ``cifar``, ``text``, ``ucr``, ``procedural``) and register in :mod:`.registry`.
 
 Example:
@@ -24,6 +24,7 @@ from traindx.errors import InputError
 from traindx.experiments.tasks import registry
 from traindx.experiments.tasks.base import Task, cache_dir, data_dir
 from traindx.experiments.tasks.meta import FEATURES, meta_features
+from traindx.experiments.tasks.network import is_network_name, load_network
 from traindx.experiments.tasks.table import from_file, from_frame, is_table_path
 
 __all__ = [
@@ -61,6 +62,8 @@ def load(name_or_table: str | os.PathLike | pd.DataFrame | Task, target: str | N
         return from_frame(name_or_table, target=target)
     if is_table_path(name_or_table):
         return _load_table(str(name_or_table), target)
+    if is_network_name(name_or_table):
+        return load_network(str(name_or_table), target)
     if not isinstance(name_or_table, str):
         raise InputError(f"a task is a name, a table path or a DataFrame, got {type(name_or_table).__name__}")
     if target is not None:
@@ -84,4 +87,4 @@ def _load_table(path: str, target: str | None) -> Task:
 
 def modality_of(name: str) -> str:
     """The modality of a task name or table path, without loading its data."""
-    return "tabular" if is_table_path(name) else registry.get(name).modality
+    return "tabular" if is_table_path(name) or is_network_name(name) else registry.get(name).modality

@@ -102,7 +102,7 @@ def data_dir(required: bool = True) -> Path:
     if required:
         raise InputError(
             f"task data dir not found (looked in: {', '.join(map(str, candidates))}); set $TRAINDX_DATA_DIR "
-            "to the folder holding pmlb/, ucr/, nltk/, ... (see the task suite's TASKS.md)"
+            "to the folder holding pmlb/, ucr/, nltk/, ... (the task suite's data folder)"
         )
     return candidates[0]
 

@@ -14,9 +14,10 @@ none, the callback warns once and the monitor is not stepped.
 Evaluation results (``on_evaluate``: ``eval_loss`` and ``eval_accuracy``/``eval_acc`` when the metrics
 function returns one) close an epoch of the monitor together with the mean training loss since the previous
 one; without evaluation (``eval_strategy="no"``) the Trainer's epoch end does. A ``stop_on`` code sets
-``control.should_training_stop``. Under ``torch.distributed`` the callback runs a
-:class:`~traindx.monitor.distributed.DistributedMonitor`, so findings are reported once and every rank stops
-together.
+``control.should_training_stop``. With fp16 mixed precision the gradients the monitor reads are unscaled
+only when the Trainer clips them (``max_grad_norm > 0``, its default). Under ``torch.distributed`` the
+callback runs a :class:`~traindx.monitor.distributed.DistributedMonitor`, so findings are reported once and
+every rank stops together.
 
 Example:
     >>> from transformers import TrainerCallback
@@ -142,7 +143,8 @@ class TraindxTrainerCallback(transformers.TrainerCallback):
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if self.monitor is None:
             return control
-        if str(getattr(args, "eval_strategy", "no")).lower().endswith("no"):
+        strategy = getattr(args, "eval_strategy", "no")
+        if getattr(strategy, "value", strategy) == "no":  # no evaluation closes the epoch, so this does
             self._end_epoch({})
         return self._maybe_stop(control)
 

@@ -36,7 +36,8 @@ class MetaPruner(CurvePruner):
     """Optuna pruner on a :class:`PerformancePredictor` fitted with ``prefix=True``.
 
     Args:
-        predictor: a fitted prefix predictor, or None to fit one on ``runs``/``curves``.
+        predictor: a fitted prefix predictor, or None to fit one on ``runs``/``curves``, or with neither on
+            the shipped corpus (when the first trial reaches ``n_warmup_steps``; a few seconds).
         runs, curves: corpus to fit the predictor on when none is given.
         base: config values fixed for the study (dataset, epochs, ...), merged with each trial's params.
         alpha: prune when the probability of beating the best finished trial is below this (Domhan: 0.05).
@@ -59,15 +60,15 @@ class MetaPruner(CurvePruner):
         calibrate: bool = True,
         prior: float = 5.0,
     ) -> None:
-        if predictor is None:
-            if runs is None or curves is None:
-                raise InputError("MetaPruner needs a fitted prefix predictor or runs and curves to fit one")
+        if (runs is None) != (curves is None):
+            raise InputError("give both runs and curves to fit the MetaPruner's predictor on (or neither)")
+        if predictor is None and runs is not None:
             predictor = PerformancePredictor(prefix=True).fit(runs, curves)
-        if not getattr(predictor, "prefix", False):
+        if predictor is not None and not getattr(predictor, "prefix", False):
             raise InputError("MetaPruner needs PerformancePredictor(prefix=True); refit with prefix=True")
         if not 0 < alpha < 1:
             raise InputError(f"alpha must be in (0, 1), got {alpha}")
-        self.predictor = predictor
+        self._predictor = predictor
         self.base = dict(base or {})
         self.alpha = float(alpha)
         self.n_warmup_steps = int(n_warmup_steps)
@@ -76,6 +77,16 @@ class MetaPruner(CurvePruner):
         self.prior = float(prior)
         self._configs: dict[int, dict[str, Any]] = {}  # trial number -> config, seen while it ran
         self._errors: dict[int, np.ndarray] = {}  # completed trial -> prediction error per prefix length
+
+    @property
+    def predictor(self) -> PerformancePredictor:
+        """The prefix predictor; without one given, fitted on the shipped corpus when first needed."""
+        if self._predictor is None:
+            from traindx.search.corpus import load_corpus
+
+            runs, curves = load_corpus()
+            self._predictor = PerformancePredictor(prefix=True).fit(runs, curves)
+        return self._predictor
 
     def probability_to_beat(self, config: dict[str, Any], curve: np.ndarray, best: float) -> float:
         """P(final accuracy > ``best``) for a run with this config and validation curve so far."""

@@ -1,20 +1,23 @@
-"""MetaSampler: an Optuna sampler that proposes the configuration a performance predictor rates best.
+"""MetaSampler: an Optuna sampler that proposes what a transfer surrogate rates best, in any search space.
 
-The predictor is warm-started from a corpus of recorded runs (on other datasets, say) and refitted each time a
-trial finishes, with the study's own trials weighted above the corpus. Targets are percentile ranks within each
-source (each corpus dataset, and the study), so the model learns which configurations are better, not how
-accurate a task is. Each proposal scores a fresh random
-candidate set by an upper confidence bound (mean + kappa * std; Srinivas et al., ICML 2010), so the search
-both exploits the predicted optimum and explores where the forest disagrees (SMAC, Hutter et al. 2011).
+Knowledge comes from the shipped corpus (by default), run tables, traindx run stores and the user's earlier
+Optuna studies, matched to the study's parameters by canonical name (learning_rate = lr, num_layers = depth,
+...) and weighted by task similarity, then by how well each source ranks the study's own trials
+(:class:`~traindx.search.surrogate.TransferSurrogate`). Each proposal scores a fresh random candidate set by
+an upper confidence bound (mean + kappa * std; Srinivas et al., ICML 2010).
+
+With no transferable knowledge it explores first (``n_startup_trials`` random trials, Optuna TPE's default of
+10) and then exploits a forest on its own trials; a share ``random_fraction`` of later proposals stays random
+(SMAC's interleaved random configurations, probability 0.2 in SMAC3's HPO facade), so a misleading surrogate
+cannot keep it from covering the space.
 
 Example:
     >>> import optuna
     >>> from optuna.distributions import FloatDistribution
-    >>> space = {"lr": FloatDistribution(1e-4, 1e-1, log=True)}
-    >>> sampler = MetaSampler(search_space=space, base={"dataset": "digits", "model": "logreg"}, seed=0,
-    ...                       landmarkers=False)
+    >>> space = {"learning_rate": FloatDistribution(1e-4, 1e-1, log=True)}
+    >>> sampler = MetaSampler(search_space=space, knowledge=[], seed=0)
     >>> study = optuna.create_study(direction="maximize", sampler=sampler)
-    >>> study.optimize(lambda t: 1 - abs(t.suggest_float("lr", 1e-4, 1e-1, log=True) - 1e-2), n_trials=4)
+    >>> study.optimize(lambda t: -abs(t.suggest_float("learning_rate", 1e-4, 1e-1, log=True) - 1e-2), n_trials=4)
     >>> len(study.trials)
     4
 """
@@ -29,25 +32,33 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, IntD
 from optuna.study import StudyDirection
 
 from traindx.errors import InputError
-from traindx.search.candidates import sample_candidates, score_candidates
-from traindx.search.corpus import trial_table
-from traindx.search.predictor import PerformancePredictor, targets
+from traindx.search.candidates import sample_candidates
+from traindx.search.features import task_meta_features
+from traindx.search.knowledge import Source, from_runs, gather
 from traindx.search.samplers.base import SurrogateSampler
+from traindx.search.surrogate import TransferSurrogate
 
 
 class MetaSampler(SurrogateSampler):
-    """Surrogate-based sampler warm-started from recorded runs.
+    """Transfer-learning sampler for any search space.
 
     Args:
-        runs, curves: the corpus (RunStore.runs()/curves() or a shipped corpus); optional.
+        runs, curves: a run table and its curves to learn from (one source per task); optional.
         search_space: the parameters to propose jointly (Optuna distributions); default: inferred from trials.
-        base: config values fixed for the whole study (dataset, epochs, n_train, ...), used for featurization.
+        base: config values fixed for the whole study; its ``dataset`` names the study's task.
         n_candidates: random candidates scored per proposal.
         kappa: exploration weight of the upper confidence bound.
-        trial_weight: weight of a study trial relative to a corpus run when refitting.
-        n_estimators: trees of the random-forest predictor.
-        landmarkers: use dataset landmarkers in the features.
+        trial_weight: kept for compatibility (the study's own forest is weighted by its agreement instead).
+        n_estimators: trees per forest.
+        landmarkers: compute the study's task meta-features from its data (else only those given in ``task``).
         seed: random seed.
+        knowledge: more sources: ``"shipped"`` (the default when no runs are given), Optuna studies or storage
+            URLs, run-store paths, ``(runs, curves)`` pairs, :class:`~traindx.search.knowledge.Source` s, or a
+            list of these; ``[]`` for none.
+        task: the study's task: a task name, a :class:`~traindx.experiments.tasks.Task` or a dict of
+            meta-features (default: ``base["dataset"]``); unknown tasks are fine.
+        n_startup_trials: random trials before the own forest is trusted when no knowledge transfers.
+        random_fraction: share of later proposals drawn at random.
     """
 
     def __init__(
@@ -56,78 +67,104 @@ class MetaSampler(SurrogateSampler):
         curves: pd.DataFrame | None = None,
         search_space: dict[str, BaseDistribution] | None = None,
         base: dict[str, Any] | None = None,
-        n_candidates: int = 20_000,
+        n_candidates: int = 10_000,
         kappa: float = 1.0,
         trial_weight: float = 5.0,
         n_estimators: int = 30,
         landmarkers: bool = True,
         seed: int | None = None,
+        *,
+        knowledge: Any = None,
+        task: Any = None,
+        n_startup_trials: int = 10,
+        random_fraction: float = 0.2,
     ) -> None:
         super().__init__(search_space, seed)
         if (runs is None) != (curves is None):
             raise InputError("give both runs and curves of the corpus (or neither)")
+        if not 0 <= random_fraction < 1:
+            raise InputError(f"random_fraction must be in [0, 1), got {random_fraction}")
         self.base = dict(base or {})
         self.n_candidates = int(n_candidates)
         self.kappa = float(kappa)
         self.trial_weight = float(trial_weight)
         self.n_estimators = int(n_estimators)
         self.landmarkers = landmarkers
+        self.n_startup_trials = int(n_startup_trials)
+        self.random_fraction = float(random_fraction)
         self._rng = np.random.default_rng(seed)
-        self._corpus = self._corpus_table(runs, curves)
-        self._predictor: PerformancePredictor | None = None
+        self._runs, self._curves = runs, curves
+        self._knowledge = "shipped" if knowledge is None and runs is None else knowledge
+        self._task = task
+        self._sources: list[Source] | None = None
+        self._surrogate: TransferSurrogate | None = None
+        self._space_key: tuple | None = None
         self._fitted_on = -1
 
-    @staticmethod
-    def _corpus_table(runs, curves) -> pd.DataFrame | None:
-        if runs is None:
-            return None
-        t = targets(curves)
-        runs = runs[runs["run_id"].isin(t.index)]
-        runs = runs.assign(final_val_acc=t.loc[runs["run_id"], "final"].to_numpy())
-        # rank within each dataset: what transfers between tasks is the ordering of configurations, not the
-        # accuracy level (Feurer et al., AAAI 2015, warm-start by meta-features; levels differ by task)
-        group = runs["dataset"] if "dataset" in runs else pd.Series(0, index=runs.index)
-        return runs.assign(final_val_acc=runs.groupby(group)["final_val_acc"].rank(pct=True))
+    def sources(self) -> list[Source]:
+        """The knowledge sources (read once, on first use)."""
+        if self._sources is None:
+            out = from_runs(self._runs, self._curves) if self._runs is not None else []
+            self._sources = out + gather(self._knowledge)
+        return self._sources
+
+    def task_meta_features(self) -> dict[str, float]:
+        """The study's task meta-features (``{}`` when the task is unknown or not computed)."""
+        task = self._task if self._task is not None else self.base.get("dataset")
+        if isinstance(task, dict):
+            return dict(task)
+        if task is None or (isinstance(task, str) and not self.landmarkers):
+            from traindx.search.features import DATASETS
+
+            return task_meta_features(task) if task in DATASETS else {}
+        return task_meta_features(task)
 
     def reseed_rng(self) -> None:
         super().reseed_rng()
         self._rng = np.random.default_rng()
 
-    def predictor(self, study) -> PerformancePredictor | None:
-        """The predictor refitted on the corpus plus the study's finished trials (None if too few results)."""
-        done = self.finished(study)
-        if len(done) == self._fitted_on:
-            return self._predictor
-        parts, weights = [], []
-        if self._corpus is not None and len(self._corpus):
-            parts.append(self._corpus)
-            weights.append(np.ones(len(self._corpus)))
-        if done:
-            trials = trial_table(done, self.base)
-            parts.append(trials.assign(final_val_acc=trials["final_val_acc"].rank(pct=True)))
-            weights.append(np.full(len(done), self.trial_weight))
-        n = sum(len(p) for p in parts)
-        if n >= 2:
-            table = pd.concat(parts, ignore_index=True)
-            self._predictor = PerformancePredictor(
+    def predictor(self, study, search_space: dict[str, BaseDistribution] | None = None):
+        """The surrogate refitted on the study's finished trials (None before anything is known)."""
+        space = search_space or self.infer_relative_search_space(study, None)
+        if not space:
+            return None
+        key = tuple(sorted(space))
+        if self._surrogate is None or key != self._space_key:
+            self._surrogate = TransferSurrogate(
+                space,
+                self.sources(),
+                self.task_meta_features(),
                 n_estimators=self.n_estimators,
-                landmarkers=self.landmarkers,
-                random_state=int(self._rng.integers(2**31)),
-            ).fit(table, sample_weight=np.concatenate(weights))
-        self._fitted_on = len(done)
-        return self._predictor
+                seed=int(self._rng.integers(2**31)),
+            )
+            self._space_key, self._fitted_on = key, -1
+        done = [t for t in self.finished(study) if all(k in t.params for k in space)]
+        if len(done) != self._fitted_on:
+            configs = pd.DataFrame([{k: t.params[k] for k in space} for t in done], columns=list(space))
+            self._surrogate.fit(configs, [t.value for t in done])
+            self._fitted_on = len(done)
+        return self._surrogate if self._surrogate.informed else None
 
     def sample_relative(self, study, trial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
             return {}
         if study.direction != StudyDirection.MAXIMIZE:
             raise InputError("MetaSampler predicts accuracy; create the study with direction='maximize'")
-        pred = self.predictor(study)
-        if pred is None:
+        surrogate = self.predictor(study, search_space)
+        if surrogate is None:
+            return {}
+        n_done = self._fitted_on
+        transfers = any(w > 0 for k, w in surrogate.weights_.items() if k != "own") or (
+            n_done < 3 and surrogate.has_knowledge
+        )
+        if not transfers and n_done < self.n_startup_trials:
+            return {}  # nothing to go on yet: explore at random
+        if n_done > 0 and self._rng.random() < self.random_fraction:
             return {}
         seed = int(self._rng.integers(2**31))
-        cand = sample_candidates(search_space, self.n_candidates, base=self.base, seed=seed)
-        best = score_candidates(pred, cand, kappa=self.kappa, top=1).iloc[0]
+        cand = sample_candidates(search_space, self.n_candidates, seed=seed)
+        mean, std = surrogate.predict(cand)
+        best = cand.iloc[int(np.argmax(mean + self.kappa * std))]
         return {name: _native(best[name], dist) for name, dist in search_space.items()}
 
 

@@ -108,16 +108,15 @@ def read_bytes(path: Path) -> bytes:
     if module is None:
         return data
     import importlib
+    import lzma
+    import zlib
 
+    damaged = (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError)  # cut short, or not that format
     try:
         return importlib.import_module(module).decompress(data)
-    except (
-        EOFError,
-        OSError,
-        ValueError,
-    ) as exc:  # gzip.BadGzipFile is an OSError, lzma.LZMAError a ValueError
+    except damaged as exc:
         raise InputError(
-            f"{path} is not a whole {module} archive ({exc}); the download or copy was cut short: fetch it again"
+            f"{path} is not a whole {module} archive ({exc}); the download or copy was cut short or damaged: fetch it again"
         ) from None
 
 

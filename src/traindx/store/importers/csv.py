@@ -258,7 +258,7 @@ def frame_rows(
         hint = " (it has a 'step' column: pass epoch_column='step' if steps count epochs)"
     elif any(canonical_metric(str(c)) for c in cols):
         hint = (
-            " (it has metric columns but no epochs: one final value per run, like MLflow's runs-table download; "
+            " (it has metric columns but no epochs: one final value per run, like MLflow's or W&B's runs-table download; "
             "export each metric's history instead)"
         )
     raise InputError(

@@ -20,8 +20,11 @@ Example:
     >>> root = tempfile.mkdtemp()
     >>> with wandb.init(project="demo", name="first", dir=root, config={"lr": 0.1}) as run:
     ...     for epoch in range(2):
-    ...         run.log({"epoch": epoch, "val/acc": 0.5 + 0.1 * epoch})
-    >>> runs, curves = load_wandb_offline(root)  # doctest: +SKIP
+    ...         run.log({"epoch": epoch, "val/acc": 0.5 + 0.25 * epoch})
+    >>> wandb.teardown()  # wait for W&B's service to flush the run log
+    >>> runs, curves = load_wandb_offline(root)
+    >>> runs[["run_id", "lr"]].values.tolist(), curves["val_acc"].tolist()
+    ([['first', 0.1]], [0.5, 0.75])
 """
 
 from __future__ import annotations

@@ -1,0 +1,209 @@
+"""Search in the user's own space and task: open featurization, knowledge sources, transfer weights, and the
+sampler and pruner built with no arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from traindx.errors import InputError
+from traindx.search import (
+    MetaPruner,
+    MetaSampler,
+    PerformancePredictor,
+    SpaceFeaturizer,
+    TransferSurrogate,
+    featurize_configs,
+    knowledge,
+    leave_task_out,
+    task_distance,
+    task_meta_features,
+)
+from traindx.search.features import feature_names
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+USER_SPACE = {
+    "learning_rate": FloatDistribution(1e-4, 1e-1, log=True),
+    "num_layers": IntDistribution(1, 4),
+    "max_units": IntDistribution(16, 512, log=True),
+    "dropout": FloatDistribution(0.0, 0.5),
+    "optim": CategoricalDistribution(["adam", "sgd", "lion"]),
+    "label_smoothing": FloatDistribution(0.0, 0.2),
+}
+
+
+def user_objective(params: dict) -> float:
+    """Peaks at learning_rate 1e-2, 3 layers, adam; the rest matters little."""
+    lr = np.log10(params["learning_rate"])
+    return float(
+        0.9 - 0.05 * (lr + 2) ** 2 - 0.02 * abs(params["num_layers"] - 3) - 0.03 * (params["optim"] != "adam")
+    )
+
+
+def test_space_featurizer_encodes_canonical_unknown_and_categorical_names():
+    f = SpaceFeaturizer(USER_SPACE).fit()
+    names = f.feature_names_
+    # canonical names shared with other spaces; an unknown name keeps its own feature
+    assert names[:5] == ["lr", "depth", "width", "dropout", "label_smoothing"]
+    # the vocabulary's optimizers first, then the space's own level
+    assert [n for n in names if n.startswith("optimizer=")][-1] == "optimizer=lion"
+    X = f.transform(pd.DataFrame({"lr": [1e-3], "layers": [2], "units": [63], "optimizer": ["lion"]}))
+    row = dict(zip(names, X[0], strict=True))
+    assert row["lr"] == pytest.approx(-3.0, abs=1e-4)  # log10: the distribution is log
+    assert row["depth"] == 2.0 and row["width"] == pytest.approx(6.0)  # log2(1 + units)
+    assert row["optimizer=lion"] == 1.0 and row["optimizer=adam"] == 0.0
+    assert np.isnan(row["dropout"])  # a parameter the table lacks is missing, not a made-up default
+
+
+def test_space_featurizer_learns_encodings_from_tables():
+    table = pd.DataFrame({"gamma": [1e-4, 1e-1, 1.0], "kernel": ["rbf", "poly", "rbf"], "c": [1, 2, 3]})
+    f = SpaceFeaturizer().fit(table)
+    assert f.numeric_ == {"gamma": "log10", "c": "linear"}  # gamma spans four decades
+    assert f.levels_ == {"kernel": ["rbf", "poly"]}
+    with pytest.raises(InputError, match="not fitted"):
+        SpaceFeaturizer().transform(table)
+
+
+def test_featurize_configs_reads_synonyms_and_takes_unknown_tasks():
+    X = featurize_configs(pd.DataFrame({"dataset": ["no_such_task"], "learning_rate": [0.05]}))
+    names = feature_names()
+    assert X[0, names.index("log_lr")] == pytest.approx(np.log10(0.05))
+    assert np.isnan(X[0, names.index("lm_1nn")])  # unknown task: missing meta-features, not an error
+
+
+def test_task_meta_features_and_distance():
+    assert task_meta_features("no_such_task") == {}
+    mf = task_meta_features("moons")
+    assert mf["n_classes"] == 2 and task_distance(mf, mf) == 0.0
+    assert task_distance(mf, task_meta_features("mnist")) > 1.0  # 2 vs 10 classes, 2 vs 784 inputs
+    assert np.isnan(task_distance({}, mf))
+
+
+def test_knowledge_from_studies_storages_and_the_shipped_corpus(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(storage=storage, study_name="old", direction="minimize")
+    study.set_user_attr("task", "moons")
+    for lr in (1e-3, 1e-2, 1e-1):
+        study.enqueue_trial({"learning_rate": lr})
+    study.optimize(lambda t: t.suggest_float("learning_rate", 1e-4, 1, log=True), n_trials=3)
+    (s,) = knowledge.gather(storage)
+    assert s.name == "moons" and list(s.configs.columns) == ["lr"]
+    assert s.value.tolist() == [1.0, pytest.approx(2 / 3), pytest.approx(1 / 3)]  # minimised: small lr best
+    shipped = knowledge.gather("shipped")
+    assert {"mnist", "fashion_mnist"} <= {x.name for x in shipped}
+    with pytest.raises(InputError, match="cannot read knowledge"):
+        knowledge.gather(3.5)
+
+
+def _source(name: str, sign: float, seed: int) -> knowledge.Source:
+    rng = np.random.default_rng(seed)
+    configs = pd.DataFrame(
+        {
+            "lr": 10 ** rng.uniform(-4, -1, 80),
+            "depth": rng.integers(1, 5, 80),
+            "optimizer": rng.choice(["adam", "sgd"], 80),
+        }
+    )
+    params = configs.rename(columns={"lr": "learning_rate", "depth": "num_layers", "optimizer": "optim"})
+    y = np.array([sign * user_objective(p) for p in params.to_dict("records")])
+    return knowledge.Source(name, configs, pd.Series(y).rank(pct=True).to_numpy(), meta={})
+
+
+def test_transfer_weights_follow_ranking_agreement():
+    good, bad = _source("alike", 1.0, 0), _source("opposite", -1.0, 1)
+    s = TransferSurrogate(USER_SPACE, [good, bad], n_estimators=10)
+    assert s.has_knowledge and {m.name for m in s.members} == {"alike", "opposite"}
+    rng = np.random.default_rng(2)
+    trials = pd.DataFrame(
+        {
+            "learning_rate": 10 ** rng.uniform(-4, -1, 8),
+            "num_layers": rng.integers(1, 5, 8),
+            "max_units": 64,
+            "dropout": 0.1,
+            "optim": rng.choice(["adam", "sgd"], 8),
+            "label_smoothing": 0.0,
+        }
+    )
+    s.fit(trials, [user_objective(p) for p in trials.to_dict("records")])
+    assert s.weights_["alike"] > 0.3 and s.weights_["opposite"] == 0.0
+
+
+def test_meta_sampler_warm_started_from_another_space_finds_the_optimum_first():
+    # the user's earlier study on another task spelled the parameters differently (lr, depth, optimizer)
+    sampler = MetaSampler(search_space=USER_SPACE, knowledge=[_source("alike", 1.0, 0)], seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: user_objective(_suggest(t)), n_trials=2)
+    assert study.trials[0].value > 0.85  # the first proposal already uses the other study's ranking
+
+
+def test_meta_sampler_without_knowledge_explores_then_exploits():
+    values = {}
+    for name, sampler in [
+        (
+            "meta",
+            MetaSampler(search_space=USER_SPACE, knowledge=[], n_candidates=2000, n_estimators=10, seed=0),
+        ),
+        ("random", optuna.samplers.RandomSampler(seed=0)),
+    ]:
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(lambda t: user_objective(_suggest(t)), n_trials=25)
+        values[name] = [t.value for t in study.trials]
+    # the first n_startup_trials are random draws; what follows exploits them
+    assert sampler_startup_is_random(values["meta"][:10])
+    assert np.mean(values["meta"][15:]) > np.mean(values["random"][15:])
+
+
+def sampler_startup_is_random(values: list[float]) -> bool:
+    return len(set(np.round(values, 6))) == len(values)
+
+
+def _suggest(trial) -> dict:
+    out = {}
+    for name, dist in USER_SPACE.items():
+        if isinstance(dist, CategoricalDistribution):
+            out[name] = trial.suggest_categorical(name, dist.choices)
+        elif isinstance(dist, IntDistribution):
+            out[name] = trial.suggest_int(name, dist.low, dist.high, log=dist.log)
+        else:
+            out[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+    return out
+
+
+def test_meta_sampler_and_pruner_build_with_no_arguments():
+    sampler, pruner = MetaSampler(), MetaPruner(n_warmup_steps=2)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+
+    def objective(trial):
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        good = trial.number == 0
+        for epoch in range(1, 9):
+            trial.report(0.9 + 0.01 * epoch / 8 if good else 0.15, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned
+        return 0.91 if good else 0.15 + lr
+
+    study.optimize(objective, n_trials=2)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED"]
+    assert len(sampler.sources()) >= 2  # the shipped corpus, one source per task
+
+
+def test_leave_task_out_reports_rank_agreement_and_coverage():
+    from test_search import synthetic_corpus
+
+    parts = [synthetic_corpus(40, seed=s) for s in range(3)]
+    runs = pd.concat(
+        [p[0].assign(dataset=d) for p, d in zip(parts, ["digits", "moons", "circles"], strict=True)]
+    )
+    curves = pd.concat([p[1] for p in parts])
+    table = leave_task_out(runs, curves, PerformancePredictor(n_estimators=10, landmarkers=False))
+    assert list(table["task"]) == ["circles", "digits", "moons"]
+    # the three tasks share their optimum: held out, each is ranked well by the other two
+    # (the curves stop before every run has converged, so the ranking is good, not perfect)
+    assert table["spearman"].median() > 0.5
+    assert ((table["coverage"] >= 0) & (table["coverage"] <= 1)).all()
+    with pytest.raises(InputError, match="at least 2 tasks"):
+        leave_task_out(parts[0][0].assign(dataset="digits"), parts[0][1])
