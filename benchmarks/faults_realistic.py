@@ -12,7 +12,8 @@ Imported by ``benchmarks/faults.py --realistic``. Families (models in benchmarks
 Faults: missing ``zero_grad()`` under SGD, Adam and Adadelta; Adam at 100x the family's learning rate; the
 learning rate / 1000; inputs left unnormalized (x255 for MNIST, digits' raw 0-16); a stale optimizer (the head
 replaced after the optimizer was built, so it trains with its new head frozen); random labels; a tiny train
-set; a softmax before ``CrossEntropyLoss``; eval mode left on after validation. Each fault lists the codes
+set; a softmax before ``CrossEntropyLoss`` (in the training loop, ``softmax_before_ce``, which the monitor
+cannot see, or as the model's last layer, ``softmax_layer_before_ce``); eval mode left on after validation. Each fault lists the codes
 that count as caught and the codes that are the right primary finding (``mon.diagnosis[0].primary``).
 No threshold was chosen on these runs: they were written after the rules and run as they came out.
 """
@@ -77,6 +78,11 @@ FAULTS: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
     ),
     "tiny_train_set": ({"overfitting"}, {"overfitting"}, ("char_lstm", "tiny_gpt", "resnet_bn")),
     "softmax_before_ce": (
+        {"softmax_before_loss"},
+        {"softmax_before_loss"},
+        ("char_lstm", "tiny_gpt", "resnet_bn", "lbfgs_mlp"),
+    ),
+    "softmax_layer_before_ce": (
         {"softmax_before_loss"},
         {"softmax_before_loss"},
         ("char_lstm", "tiny_gpt", "resnet_bn", "lbfgs_mlp"),
@@ -191,6 +197,10 @@ def run_case(family: str, fault: str, seed: int) -> dict:
                 out.append((x[b] * scale, y[b] if family != "vae" else x[b]))
             return out
 
+    if (
+        fault == "softmax_layer_before_ce"
+    ):  # the model ends in nn.Softmax (Keras-style), fed to CrossEntropyLoss
+        model = nn.Sequential(model, nn.Softmax(dim=-1))
     params = list(model.parameters())
     opt = _optimizer(opt_name, params, lr)
     if (
