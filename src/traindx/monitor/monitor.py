@@ -46,12 +46,6 @@ INDICATORS: tuple[str, ...] = tuple(cls.name for cls in REGISTRY)
 HISTORY_COLUMNS = ["step", "epoch", "name", "layer", "value"]
 
 
-def _spent(wall: float, cpu: float) -> float:
-    """Seconds the monitor spent: wall time, unless the thread was clearly descheduled meanwhile (a loaded
-    machine parks a 30 us call for 10-25 ms now and then), where its own CPU time is the better measure."""
-    return cpu if wall > 2.0 * cpu + 1e-3 else wall
-
-
 def _as_loss(loss: Any):
     import torch
 
@@ -94,7 +88,7 @@ class Monitor:
         grad_scaler=None,
         writers: Iterable[Any] = (),
     ) -> None:
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0 = time.perf_counter()
         import torch
 
         from traindx.monitor.findings import CODES
@@ -163,7 +157,7 @@ class Monitor:
             self._missing_from_optimizer = sum(1 for _, p in self._probe.trainable() if id(p) not in held)
         self._init_scales = self._measure_init()
         self._probe.arm()  # the very first forward pass is sampled
-        self._schedule.charge(_spent(time.perf_counter() - t0, time.thread_time() - c0))
+        self._schedule.charge(time.perf_counter() - t0)
         self._last_end: float | None = time.perf_counter()
 
     # -- public API ----------------------------------------------------------------------------------------
@@ -175,7 +169,7 @@ class Monitor:
         """
         if self._closed:
             return
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0 = time.perf_counter()
         train_s = 0.0 if self._last_end is None else t0 - self._last_end
         k = self._step
         self._pending.append(_as_loss(loss))
@@ -196,14 +190,14 @@ class Monitor:
         self._opt_seen = self._probe.optimizer_steps
         self._step = k + 1
         hook_s = self._probe.take_hook_time()
-        t1, c1 = time.perf_counter(), time.thread_time()
-        elapsed = _spent(t1 - t0, c1 - c0)
+        t1 = time.perf_counter()
+        elapsed = t1 - t0
         self._schedule.record(k, sampled, elapsed + hook_s, max(train_s - hook_s, 0.0))
         if self._schedule.due(k + 1):
             self._probe.arm()
         self._last_end = time.perf_counter()
         # the schedule's own call and arming
-        self._schedule.charge(_spent(self._last_end - t1, time.thread_time() - c1))
+        self._schedule.charge(self._last_end - t1)
 
     def epoch_end(
         self,
@@ -215,7 +209,7 @@ class Monitor:
         """Record end-of-epoch metrics (any subset) and run the epoch-level rules (over/underfitting)."""
         if self._closed:
             return
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0 = time.perf_counter()
         metrics = {
             k: float(v)
             for k, v in {
@@ -234,7 +228,7 @@ class Monitor:
             self._record(self._step, name, value)
         self._emit("epoch", metrics)
         self.writers.flush(self)
-        self._schedule.charge(_spent(time.perf_counter() - t0, time.thread_time() - c0))
+        self._schedule.charge(time.perf_counter() - t0)
         self._last_end = time.perf_counter()
 
     @property

@@ -69,7 +69,8 @@ class Schedule:
         touched = sampled or self._after_sample
         # the same cap on the monitor's side: on a loaded machine a 30 us call is sometimes descheduled for
         # 10-25 ms (measured at load average 10 on 2 cores), and one such pause would cost a short run its
-        # next samples although the monitor did not spend it
+        # next samples although the monitor did not spend it (a CPU clock would tell, but reading one costs
+        # 0.25-8 ms in a sandboxed process, more than the call it would time)
         if not touched and self._fixed is not None:
             monitor_s = min(monitor_s, GAP_CAP * self._fixed)
         elif sampled and self._cost is not None:
