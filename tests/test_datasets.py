@@ -55,6 +55,7 @@ def test_missing_files_say_where_and_how(monkeypatch, tmp_path):
     monkeypatch.setenv("TRAINDX_DATA_DIR", str(tmp_path / "no_data"))  # the task suite's mnist/ is looked in too
     empty = tmp_path / "empty"
     empty.mkdir()
+    monkeypatch.setenv("TRAINDX_DATA_DIR", str(empty))  # the task suite's mnist/ is a candidate too
     with pytest.raises(InputError, match="looked in") as info:
         load("mnist", root=empty)
     assert str(empty) in str(info.value) and "download=True" in str(info.value)

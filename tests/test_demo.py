@@ -120,6 +120,7 @@ def test_a_browser_draws_every_chart_of_the_report(demo):
 
 def test_demo_falls_back_to_digits_without_mnist(monkeypatch):
     monkeypatch.setenv("TRAINDX_MNIST_DIR", "/nonexistent")
+    monkeypatch.setenv("TRAINDX_DATA_DIR", "/nonexistent")  # the task suite's mnist/ is looked at too
     monkeypatch.setenv("HOME", "/nonexistent")
     monkeypatch.setenv("TRAINDX_DATA_DIR", "/nonexistent")  # the task suite's mnist/ is looked in too
     from traindx.experiments import datasets

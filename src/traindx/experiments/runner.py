@@ -38,7 +38,7 @@ import pandas as pd
 
 from traindx.errors import InputError
 from traindx.experiments import vocabulary as V
-from traindx.experiments.keys import BY_NAME, check_config, defaults, label_keys
+from traindx.experiments.keys import BY_NAME, ConfigKeyError, check_config, defaults, label_keys
 
 # The canonical config: every run config is completed with these defaults before hashing, so two spellings of
 # the same run (omitting a default or giving it) share one run id. The keys, types and ranges live in one table.
@@ -71,12 +71,21 @@ def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
     config = {("dataset" if k == "task" else k): v for k, v in config.items()}
     given = check_config(config)  # unknown keys, types and ranges, before anything runs
     cfg = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
-    modality = modality_of(cfg["dataset"])  # unknown tasks fail here, with the closest names
-    check_shift(cfg["shift"], modality)
+    # errors name their key, so a spec's error points at the line that set it
+    try:
+        modality = modality_of(cfg["dataset"])  # unknown tasks fail here, with the closest names
+    except InputError as exc:
+        raise ConfigKeyError(str(exc), "dataset", cfg["dataset"]) from None
+    try:
+        check_shift(cfg["shift"], modality)
+    except InputError as exc:
+        raise ConfigKeyError(str(exc), "shift", cfg["shift"]) from None
     if cfg["model"] not in V.MODELS_BY_MODALITY[modality]:
-        raise InputError(
+        raise ConfigKeyError(
             f"model {cfg['model']!r} does not suit {modality} task {cfg['dataset']!r}; use one of "
-            f"{', '.join(V.MODELS_BY_MODALITY[modality])}"
+            f"{', '.join(V.MODELS_BY_MODALITY[modality])}",
+            "model",
+            cfg["model"],
         )
     # optional keys enter the canonical config (and the run id) only when they change what is trained
     for key in OPTIONAL:

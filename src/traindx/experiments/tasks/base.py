@@ -4,8 +4,8 @@ A task holds train and test arrays (and a validation split when its source publi
 classes and its modality. Float inputs are shaped ``(n, *input_shape)``; text tasks hold int64 token ids
 (0 = padding, 1 = out of vocabulary) shaped ``(n, length)`` with their ``vocab_size``.
 
-Files are read from the data dir: ``$TRAINDX_DATA_DIR``, else ``../shared/data`` beside the source checkout,
-else ``~/.cache/traindx/data``. Decoded arrays and meta-features are cached under ``$TRAINDX_CACHE_DIR``
+Files are read from the data dir: ``$TRAINDX_DATA_DIR`` when set (only there), else ``../shared/data`` beside
+the source checkout, else ``~/.cache/traindx/data``. Decoded arrays and meta-features are cached under ``$TRAINDX_CACHE_DIR``
 (default ``~/.cache/traindx``).
 
 Example:
@@ -94,8 +94,12 @@ def data_dir(required: bool = True) -> Path:
         'data'
     """
     env = os.environ.get("TRAINDX_DATA_DIR")
-    candidates = [Path(env).expanduser()] if env else []
-    candidates += [_REPO_ROOT.parent / "shared" / "data", Path.home() / ".cache" / "traindx" / "data"]
+    # a folder named in the setting is the only one looked at: a typo there is an error, not a silent fallback
+    candidates = (
+        [Path(env).expanduser()]
+        if env
+        else [_REPO_ROOT.parent / "shared" / "data", Path.home() / ".cache" / "traindx" / "data"]
+    )
     for path in candidates:
         if path.is_dir():
             return path

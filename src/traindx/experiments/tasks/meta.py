@@ -39,8 +39,14 @@ def _fingerprint(task: Task) -> str:
     return h.hexdigest()[:12]
 
 
-def meta_features(task: Task, cache: bool = True) -> dict[str, float | int]:
-    """The task's meta-features (:data:`FEATURES`), read from the cache when computed before."""
+def meta_features(task: Task | str, cache: bool = True) -> dict[str, float | int]:
+    """The task's meta-features (:data:`FEATURES`), read from the cache when computed before.
+
+    ``task`` is a :class:`Task` or anything :func:`traindx.experiments.tasks.load` accepts."""
+    if not isinstance(task, Task):
+        from traindx.experiments.tasks import load
+
+        task = load(task)
     path = cache_dir("meta") / f"{task.name}-{_fingerprint(task)}.json" if cache else None
     if path is not None and path.is_file():
         try:
