@@ -52,7 +52,6 @@ def test_corrupt_file_fails_checksum(mnist_dir, tmp_path):
 def test_missing_files_say_where_and_how(monkeypatch, tmp_path):
     monkeypatch.delenv("TRAINDX_MNIST_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("TRAINDX_DATA_DIR", str(tmp_path / "no_data"))  # the task suite's mnist/ is looked in too
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("TRAINDX_DATA_DIR", str(empty))  # the task suite's mnist/ is a candidate too

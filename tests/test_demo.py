@@ -122,7 +122,6 @@ def test_demo_falls_back_to_digits_without_mnist(monkeypatch):
     monkeypatch.setenv("TRAINDX_MNIST_DIR", "/nonexistent")
     monkeypatch.setenv("TRAINDX_DATA_DIR", "/nonexistent")  # the task suite's mnist/ is looked at too
     monkeypatch.setenv("HOME", "/nonexistent")
-    monkeypatch.setenv("TRAINDX_DATA_DIR", "/nonexistent")  # the task suite's mnist/ is looked in too
     from traindx.experiments import datasets
 
     datasets._load_cached.cache_clear()
