@@ -144,6 +144,12 @@ def command(
     return register
 
 
+def at_least(value: int | None, low: int, option: str) -> None:
+    """Refuse an option value below ``low`` before any work (``--max-eval 0`` would fail deep inside)."""
+    if value is not None and value < low:
+        raise InputError(f"{option} must be at least {low}, got {value}")
+
+
 # --- output paths ------------------------------------------------------------------------------------------
 def output_file(path: Path | None, option: str) -> Path | None:
     """Check that ``path`` can be written (parent folder exists and is writable; not a folder) before any work.

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, output_folder
+from traindx.cli.app import at_least, command, output_folder
 
 
 @command()
 def demo(
     quick: bool = typer.Option(False, "--quick", help="Fewer, smaller trainings (about half a minute)."),
-    epochs: int = typer.Option(None, min=1, help="Epochs per training (default: 6, or 3 with --quick)."),
+    epochs: int = typer.Option(None, help="Epochs per training (default: 6, or 3 with --quick)."),
     out: Path = typer.Option(
         Path("traindx-demo"), help="Folder for the run store, signal records, models and report.html."
     ),
@@ -27,4 +27,5 @@ def demo(
     """
     from traindx.report.demo import run_demo
 
+    at_least(epochs, 1, "--epochs")
     run_demo(out=output_folder(out, "--out"), quick=quick, epochs=epochs)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperCommand
 
-from traindx.cli.app import command, output_file, writing
+from traindx.cli.app import at_least, command, output_file, writing
 
 #: above this many runs the terminal gets one summary row per run instead of a table each
 DETAIL_RUNS = 10
@@ -45,7 +45,7 @@ def diagnose(
         "--html",
         help="Also write an HTML page of each run's curves with its calls (flagged runs first).",
     ),
-    max_runs: int = typer.Option(30, min=1, help="Most runs drawn on the --html page."),
+    max_runs: int = typer.Option(30, help="Most runs drawn on the --html page."),
     details: bool = typer.Option(
         None,
         "--details/--summary",
@@ -65,6 +65,8 @@ def diagnose(
     from traindx.diagnose.default import StaleModelWarning
     from traindx.errors import InputError
 
+    at_least(max_runs, 1, "--max-runs")
+    at_least(at_epoch, 1, "--at-epoch")
     outs = [output_file(p, o) for p, o in ((json_out, "--json"), (csv_out, "--csv"), (html_out, "--html"))]
     if len({p.resolve() for p in outs if p is not None}) < sum(p is not None for p in outs):
         raise InputError("--json, --csv and --html name the same file; give each its own path")

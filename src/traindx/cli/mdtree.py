@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, mdtree_app, output_file, writing
+from traindx.cli.app import at_least, command, mdtree_app, output_file, writing
 
 _MDTREE_CAVEAT = (
     "note: the default trees were fitted on the MD tree paper's ResNet-18 / CIFAR-10 collection; the scale of "
@@ -66,12 +66,12 @@ def mdtree_diagnose(
         None, help="Tree JSON from `traindx mdtree fit`; default: fitted on the shipped CSV."
     ),
     question: str = typer.Option("all", help="batch_size, width_vs_batch, data_vs_batch or all."),
-    max_eval: int = typer.Option(10_000, min=1, help="Examples used to measure the training and test error."),
-    steps: int = typer.Option(300, min=1, help="Training steps of the Bezier curve between the two seeds."),
+    max_eval: int = typer.Option(10_000, help="Examples used to measure the training and test error."),
+    steps: int = typer.Option(300, help="Training steps of the Bezier curve between the two seeds."),
     hessian_samples: int = typer.Option(
-        200, min=1, help="Training examples in the Hessian batch (the paper uses 200)."
+        200, help="Training examples in the Hessian batch (the paper uses 200)."
     ),
-    trace_probes: int = typer.Option(100, min=1, help="Most Hutchinson probes for the Hessian trace."),
+    trace_probes: int = typer.Option(100, help="Most Hutchinson probes for the Hessian trace."),
 ) -> None:
     """Diagnose a trained model from its loss landscape: which knob to turn, with the tree's path in words.
 
@@ -86,6 +86,9 @@ def mdtree_diagnose(
     from traindx.landscape import MDTree, load_model, model_diagnosis_metrics
     from traindx.landscape.mdtree import FEATURE_WORDS, QUESTIONS
 
+    for value, option in ((max_eval, "--max-eval"), (steps, "--steps"), (hessian_samples, "--hessian-samples"),
+                          (trace_probes, "--trace-probes")):  # fmt: skip
+        at_least(value, 1, option)
     questions = list(QUESTIONS) if question == "all" else [question]
     if any(q not in QUESTIONS for q in questions):
         raise InputError(f"unknown question {question!r}; use all or one of {list(QUESTIONS)}")

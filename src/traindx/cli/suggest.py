@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from traindx.cli.app import command, fail
+from traindx.cli.app import at_least, command, fail
 
 
 @command()
 def suggest(
     spec: Path = typer.Argument(..., help="TOML sweep spec whose configurations are the candidates."),
     store: Path = typer.Option(Path("runs.duckdb"), help="DuckDB run store the predictor learns from."),
-    n: int = typer.Option(10, "-n", min=1, help="How many configurations to print."),
+    n: int = typer.Option(10, "-n", help="How many configurations to print."),
     kappa: float = typer.Option(0.0, help="Exploration: rank by predicted accuracy + kappa * uncertainty."),
 ) -> None:
     """Print the N most promising untried configurations of SPEC, with predicted accuracy and uncertainty.
@@ -27,6 +27,7 @@ def suggest(
     from traindx.search.candidates import suggest_untried
     from traindx.store import RunStore
 
+    at_least(n, 1, "-n")
     if not store.is_file():
         fail(f"run store {store} not found; run `traindx sweep SPEC --store {store}` first or pass --store")
     console = Console()

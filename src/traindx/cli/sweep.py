@@ -16,9 +16,7 @@ def sweep(
         Path("runs.duckdb"), help="DuckDB run store; finished runs in it are skipped."
     ),
     backend: str = typer.Option("local", help="Where runs execute: local (process pool) or ray."),
-    workers: int = typer.Option(
-        1, min=0, help="Parallel runs (processes, or local Ray CPUs); 0 = in this process."
-    ),
+    workers: int = typer.Option(1, help="Parallel runs (processes, or local Ray CPUs); 0 = in this process."),
     address: str = typer.Option(None, help="Ray cluster to join (e.g. auto or ray://host:10001)."),
     export: Path = typer.Option(
         None, help="After the sweep, write runs/epochs/signals.parquet to this folder."

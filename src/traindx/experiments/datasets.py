@@ -20,6 +20,7 @@ import hashlib
 import os
 import struct
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,7 +182,12 @@ def _download(name: str, target: Path) -> Path:
 
 def _read_bytes(path: Path) -> bytes:
     data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
+    try:
+        return gzip.decompress(data) if path.suffix == ".gz" else data
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(
+            f"{path} is truncated or not gzip data ({exc}); replace it with the original file"
+        ) from None
 
 
 def _md5(data: bytes) -> str:
@@ -205,11 +211,18 @@ def read_idx(folder: str | os.PathLike, base: str, md5: str | None = None) -> np
             f"{path} fails its checksum (MD5 {_md5(data)}, expected {md5}): the file is corrupt or not the "
             "canonical one; replace it with the original file"
         )
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise InputError(f"{path} is not an unsigned-byte IDX file (bad magic number); replace it")
-    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    try:
+        zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+        if zero != 0 or dtype_code != 0x08:
+            raise InputError(f"{path} is not an unsigned-byte IDX file (bad magic number); replace it")
+        shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+        return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    except (struct.error, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(
+            f"{path} is truncated: its header and its length disagree ({exc}); replace it"
+        ) from None
 
 
 def _load_digits() -> Dataset:

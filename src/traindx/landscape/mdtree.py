@@ -332,20 +332,24 @@ class MDTree:
 
     @classmethod
     def from_dict(cls, data: dict) -> MDTree:
-        """Rebuild a fitted tree from :meth:`to_dict` output, validating its nodes."""
+        """Rebuild a fitted tree from :meth:`to_dict` output, validating its nodes.
+
+        Each tree must be a tree: every node reached once from node 0 (no cycle, no shared child), at most
+        :data:`MAX_NODES` nodes and :data:`MAX_TREES` boosted trees, so a crafted file cannot loop or
+        exhaust memory.
+        """
         try:
+            if not isinstance(data, dict):
+                raise TypeError(f"expected a JSON object, got {type(data).__name__}")
             tree = cls(question=data["question"], variant=data.get("variant", "paper"))
             nodes = data["nodes"]
             boost = data.get("boost")
             _label(tree.question)
-            for t in boost["trees"] if boost else [nodes]:
-                for n in t:
-                    if "feature" in n:
-                        float(n["threshold"])
-                        if not (0 <= n["left"] < len(t) and 0 <= n["right"] < len(t)):
-                            raise ValueError("child index out of range")
-                    elif "label" not in n and "value" not in n:
-                        raise ValueError("a node has neither a split nor a leaf value")
+            trees = boost["trees"] if boost else [nodes]
+            if not isinstance(trees, list) or not 1 <= len(trees) <= MAX_TREES:
+                raise ValueError(f"expected 1 to {MAX_TREES} trees")
+            for t in trees:
+                _check_nodes(t)
             if boost:
                 float(boost["init"]), float(boost["learning_rate"]), boost["classes"][1]
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -372,11 +376,51 @@ class MDTree:
         p = Path(path)
         if not p.is_file():
             raise InputError(f"no such tree file: {p}; create one with `traindx mdtree fit`")
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(
+                f"{p} is over {MAX_FILE_BYTES >> 20} MB, far larger than any MD tree; check the path"
+            )
         try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p} is not JSON ({exc}); create it with `traindx mdtree fit`") from exc
+            data = json.loads(p.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(f"{p} is not UTF-8 JSON ({exc}); create it with `traindx mdtree fit`") from exc
         return cls.from_dict(data)
+
+
+# Bounds on a tree file: the shipped trees have a handful of nodes and the learned variant a few hundred
+# depth-2 trees; these limits are orders of magnitude above that and still load in well under a second.
+MAX_NODES = 100_000
+MAX_TREES = 10_000
+MAX_FILE_BYTES = 64 << 20
+
+
+def _check_nodes(nodes) -> None:
+    """Raise ValueError unless ``nodes`` is a tree: splits with a number threshold and two in-range children,
+    leaves with a label or value, every node reached exactly once from node 0."""
+    if not isinstance(nodes, list) or not 1 <= len(nodes) <= MAX_NODES:
+        raise ValueError(f"a tree needs 1 to {MAX_NODES} nodes")
+    for n in nodes:
+        if not isinstance(n, dict):
+            raise TypeError("a node is not a JSON object")
+        if "feature" in n:
+            if not isinstance(n["feature"], str):
+                raise TypeError("a split's feature is not a name")
+            float(n["threshold"])
+            for side in ("left", "right"):
+                child = n[side]
+                if isinstance(child, bool) or not isinstance(child, int) or not 0 <= child < len(nodes):
+                    raise ValueError(f"child index {child!r} out of range")
+        elif "label" not in n and "value" not in n:
+            raise ValueError("a node has neither a split nor a leaf value")
+    seen = [False] * len(nodes)
+    todo = [0]
+    while todo:
+        i = todo.pop()
+        if seen[i]:
+            raise ValueError(f"node {i} is reached twice: the nodes form a cycle or share a child")
+        seen[i] = True
+        if "feature" in nodes[i]:
+            todo += [nodes[i]["left"], nodes[i]["right"]]
 
 
 def _build(spec, thresholds: list[float]) -> list[dict]:

@@ -27,6 +27,51 @@ from torch import nn
 from traindx.errors import InputError
 
 _KEYS = ("model", "input_shape", "n_classes", "width", "depth", "activation")
+# Bounds on an architecture file: far above any model the factories are meant for, low enough that a crafted
+# file cannot make the rebuild allocate gigabytes before the weights are even read.
+MAX_ARCH_BYTES = 1 << 20
+MAX_INPUT_VALUES = 1 << 24
+MAX_WIDTH = 1 << 16
+MAX_DEPTH = 256
+MAX_CLASSES = 1 << 20
+
+
+def _check_arch(arch, path: Path) -> dict:
+    def bad(why: str) -> InputError:
+        return InputError(f"{path} is not a valid architecture file: {why}")
+
+    if not isinstance(arch, dict):
+        raise bad(f"expected a JSON object, got {type(arch).__name__}")
+    unknown = set(arch) - set(_KEYS)
+    if unknown:
+        raise bad(f"unknown keys {sorted(unknown)}; use {list(_KEYS)}")
+    for key in ("model", "input_shape", "n_classes"):
+        if key not in arch:
+            raise bad(f"it needs 'model', 'input_shape' and 'n_classes' (no {key!r})")
+    shape = arch["input_shape"]
+    if not (
+        isinstance(shape, list)
+        and 1 <= len(shape) <= 4
+        and all(_int_in(v, 1, MAX_INPUT_VALUES) for v in shape)
+    ):
+        raise bad(f"input_shape must be a list of 1 to 4 positive whole numbers, got {shape!r}")
+    values = 1
+    for v in shape:
+        values *= v
+    if values > MAX_INPUT_VALUES:
+        raise bad(f"input_shape {shape} has {values} values per example, more than {MAX_INPUT_VALUES}")
+    if not _int_in(arch["n_classes"], 1, MAX_CLASSES):
+        raise bad(f"n_classes must be a whole number from 1 to {MAX_CLASSES}, got {arch['n_classes']!r}")
+    for key, high in (("width", MAX_WIDTH), ("depth", MAX_DEPTH)):
+        if arch.get(key) is not None and not _int_in(arch[key], 0, high):
+            raise bad(f"{key} must be a whole number from 0 to {high}, got {arch[key]!r}")
+    if not isinstance(arch["model"], str) or not isinstance(arch.get("activation", ""), str):
+        raise bad("model and activation must be names")
+    return arch
+
+
+def _int_in(v, low: int, high: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
 
 
 def save_model(model: nn.Module, arch: dict, path: str | os.PathLike) -> tuple[Path, Path]:
@@ -49,13 +94,19 @@ def load_model(model_path: str | os.PathLike, arch_path: str | os.PathLike) -> n
     for p, what in ((mp, "model weights (.pt state_dict)"), (ap, "architecture (.json)")):
         if not p.is_file():
             raise InputError(f"no such file: {p}; pass the {what}")
+    if ap.stat().st_size > MAX_ARCH_BYTES:
+        raise InputError(f"{ap} is over {MAX_ARCH_BYTES >> 10} KB, far larger than an architecture file")
     try:
-        arch = json.loads(ap.read_text())
+        arch = _check_arch(json.loads(ap.read_bytes().decode("utf-8")), ap)
         kwargs = {k: arch[k] for k in ("width", "depth", "activation") if arch.get(k) is not None}
         model = build_model(arch["model"], tuple(arch["input_shape"]), int(arch["n_classes"]), **kwargs)
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except InputError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError, ValueError,
+            RuntimeError) as exc:  # fmt: skip
         raise InputError(
-            f"{ap} is not a valid architecture file ({exc!r}); it needs 'model', 'input_shape' and 'n_classes'"
+            f"{ap} is not a valid architecture file ({exc!r}); it needs UTF-8 JSON with 'model', 'input_shape' "
+            "and 'n_classes'"
         ) from exc
     try:
         state = torch.load(mp, map_location="cpu", weights_only=True)

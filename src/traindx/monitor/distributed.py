@@ -22,6 +22,11 @@ Design:
   MLflow, W&B) run on rank 0 only, with rank 0's values and the merged findings; :meth:`save` writes on rank 0
   only.
 
+Measured where: ``tests/test_distributed.py`` runs 2 processes on gloo/CPU with a real DDP model and checks
+the agreement, the merge, that the monitor all-reduces only at sync points, and that tensors are read to the
+host only on sampled steps (and the update-ratio step after one) and at sync points. No GPU was at hand: the
+NCCL/CUDA path has not been timed, only kept free of the reads that would stall it.
+
 All ranks must call :meth:`step`, :meth:`epoch_end` and :meth:`close` the same number of times, as they call
 the training step itself. Pass writers as names (``writers=["tensorboard"]``) or build them on rank 0 only.
 

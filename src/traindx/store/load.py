@@ -42,9 +42,43 @@ from typing import Any
 import pandas as pd
 
 from traindx.curves.schema import from_percent, validate_curves, validate_runs
-from traindx.errors import InputError
+from traindx.errors import InputError, MissingDependencyError
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    """What the file readers raise for bytes that are not what they should be."""
+    import contextlib
+    import zlib
+
+    import pyarrow
+
+    kinds = [
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        OSError,
+        EOFError,
+        zlib.error,
+        pyarrow.ArrowException,
+    ]
+    with contextlib.suppress(ImportError):
+        import duckdb
+
+        kinds.append(duckdb.Error)
+    with contextlib.suppress(
+        ImportError
+    ):  # TensorBoard's reader raises its own error for a damaged event file
+        from tensorboard.compat.tensorflow_stub.errors import OpError
+
+        kinds.append(OpError)
+    with contextlib.suppress(ImportError):
+        from google.protobuf.message import DecodeError
+
+        kinds.append(DecodeError)
+    return tuple(kinds)
 
 
 def _supported() -> str:
@@ -159,10 +193,18 @@ def load_runs(
         raise InputError(f"cannot load runs from a {type(source).__name__}; {_supported()}")
     try:
         runs, curves = importer.load(source)
+    except (InputError, MissingDependencyError, PermissionError, FileNotFoundError, IsADirectoryError):
+        raise
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{source} holds text that is not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8"
         ) from None
+    except _unreadable() as exc:  # corrupt, truncated or mislabelled: name the file and what it should be
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise InputError(
+            f"cannot read {source} with the {importer.name} reader ({type(exc).__name__}: {first}); the file is "
+            f"corrupt, truncated or not what it seems; {_supported()}"
+        ) from exc
     notices = list(curves.attrs.get("notices", []))
     if "run_id" in curves.columns and curves.empty:
         raise InputError(f"{source} holds no curve rows (no epochs logged); log at least one epoch per run")

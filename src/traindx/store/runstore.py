@@ -142,35 +142,35 @@ class RunStore:
             raise InputError(
                 f"run store {self.path} not found; run `traindx sweep SPEC --store {self.path}` first"
             )
-        if not fresh:
-            self._check()  # read-only: nothing is written before the file is known to be a run store
-        if self.read_only:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fresh or not self._has_signals:
-            with self._connect() as con:
-                con.execute(_SCHEMA)
-
-    def _check(self) -> None:
-        """Refuse a file that is not a run store: not DuckDB, or ``runs``/``epochs`` missing, views, or
-        lacking the expected columns."""
-        if not is_duckdb_file(self.path):
+        if not is_duckdb_file(self.path) and not fresh:
             raise InputError(
                 f"{self.path} is not a DuckDB run store (its header is not DuckDB's); nothing was written to it; "
                 "give the path of a traindx store or of a new file"
             )
-        with self._connect(read_only=True) as con:
-            kinds = dict(
-                con.execute(
-                    "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
-                ).fetchall()
-            )
-            columns: dict[str, dict[str, str]] = {}
-            for table, column, dtype in con.execute(
-                "SELECT table_name, column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = 'main'"
-            ).fetchall():
-                columns.setdefault(table, {})[column] = dtype
+        if self.read_only:
+            return  # checked on the first read, in the same connection (one open per read)
+        if not fresh:
+            with self._connect(read_only=True):  # checked before anything is written
+                pass
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._checked = self._checked or fresh  # a new file becomes a store here
+        if fresh or not self._has_signals:
+            with self._connect() as con:
+                con.execute(_SCHEMA)
+
+    def _check(self, con) -> None:
+        """Refuse a file that is not a run store: ``runs``/``epochs`` missing, views, or lacking the expected
+        columns."""
+        kinds = dict(
+            con.execute(
+                "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        )
+        columns: dict[str, dict[str, str]] = {}
+        for table, column, dtype in con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main'"
+        ).fetchall():
+            columns.setdefault(table, {})[column] = dtype
         for table, need in REQUIRED.items():
             if table not in kinds:
                 if table == "signals":  # stores written before signals existed
@@ -193,8 +193,10 @@ class RunStore:
                     "store (or one from an incompatible version)"
                 )
         self._has_signals = "signals" in kinds
+        self._checked = True
 
     _has_signals = True
+    _checked = False
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"
@@ -224,6 +226,8 @@ class RunStore:
             except duckdb.Error as exc:
                 raise self._corrupt(exc) from exc
         try:
+            if not self._checked:
+                self._check(con)
             yield con
         except duckdb.Error as exc:
             raise self._corrupt(exc) from exc

@@ -1,5 +1,8 @@
 """The backend interface: run configs somewhere and hand results back to the driver as they complete.
 
+A run whose worker process dies (killed, out of memory, a crash in native code) comes back as a failed run
+whose error says how the process ended (:func:`died`), so the sweep records it and goes on.
+
 Example:
     >>> from traindx.experiments.backends.base import Backend
     >>> Backend.__abstractmethods__ == frozenset({"imap_unordered", "close"})
@@ -8,9 +11,16 @@ Example:
 
 from __future__ import annotations
 
+import os
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
+
+# Fault injection for testing crash handling: a worker given the run whose id is named here kills itself with
+# the named signal before training (``"<run_id>:SIGKILL"``). Unset, it costs one environment lookup per run.
+FAULT_ENV = "TRAINDX_FAULT_RUN"
 
 
 class Backend(ABC):
@@ -32,3 +42,64 @@ class Backend(ABC):
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(cancel=exc_type is not None)
+
+
+def execute(config: dict[str, Any]) -> dict[str, Any]:
+    """What a worker runs for one config: :func:`~traindx.experiments.runner.run_experiment`."""
+    from traindx.experiments.runner import run_experiment
+
+    fault = os.environ.get(FAULT_ENV)
+    if fault:
+        _maybe_die(config, fault)
+    return run_experiment(config)
+
+
+def _maybe_die(config: dict[str, Any], fault: str) -> None:
+    from traindx.experiments.runner import run_id
+
+    target, _, sig = fault.partition(":")
+    if run_id(config) == target:
+        os.kill(os.getpid(), getattr(signal, sig or "SIGKILL"))
+
+
+def exit_cause(exitcode: int | None) -> str:
+    """How a worker process ended, in words, from its exit code (negative: killed by that signal).
+
+    Example:
+        >>> exit_cause(-9)
+        'the worker process running this run died: killed by SIGKILL (out of memory, or killed from outside)'
+    """
+    if exitcode is None:
+        return "the worker process running this run died (exit status unknown)"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        why = {
+            "SIGKILL": " (out of memory, or killed from outside)",
+            "SIGSEGV": " (a crash in native code)",
+            "SIGBUS": " (a crash in native code)",
+            "SIGABRT": " (aborted by native code)",
+        }.get(name, "")
+        return f"the worker process running this run died: killed by {name}{why}"
+    return f"the worker process running this run died: it exited with status {exitcode}"
+
+
+def died(config: dict[str, Any], cause: str, wall_seconds: float = 0.0) -> dict[str, Any]:
+    """The failed-run result for a config whose worker died; ``cause`` becomes its error."""
+    from traindx.experiments.runner import canonical_config, run_id
+
+    return {
+        "run": {
+            "run_id": run_id(config),
+            "status": "failed",
+            "error": f"WorkerDied: {cause}",
+            "config": canonical_config(config),
+            "train_seconds": 0.0,
+            "eval_seconds": 0.0,
+            "wall_seconds": float(wall_seconds),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+        "epochs": None,
+    }

@@ -1,7 +1,9 @@
 """Local backend: a process pool (spawn context), one torch thread per worker.
 
 For small networks on CPU, N single-threaded processes beat one process with N threads: the per-op work is too
-small for intra-op parallelism to pay (measured in benchmarks/sweep.py).
+small for intra-op parallelism to pay (measured in benchmarks/sweep.py). The pool is pebble's, which notices a
+worker that dies mid-run (killed, out of memory, segfault), fails that run with the cause and starts a new
+worker, where the standard library's pool would wait for the lost result forever.
 
 Example:
     >>> from traindx.experiments.backends.local import LocalBackend
@@ -15,25 +17,20 @@ import multiprocessing as mp
 import os
 import signal
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any
 
 from traindx.errors import InputError
-from traindx.experiments.backends.base import Backend
+from traindx.experiments.backends.base import Backend, died, execute, exit_cause
 
 
 def _init_worker() -> None:
-    # Ctrl-C is the driver's to handle: it terminates the pool, so workers ignore SIGINT and never die mid-write
+    # Ctrl-C is the driver's to handle: it stops the pool, so workers ignore SIGINT and never die mid-write
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)
-
-
-def _run(config: dict[str, Any]) -> dict[str, Any]:
-    from traindx.experiments.runner import run_experiment
-
-    return run_experiment(config)
 
 
 class LocalBackend(Backend):
@@ -51,17 +48,30 @@ class LocalBackend(Backend):
 
             torch.set_num_threads(1)
             for cfg in configs:
-                yield _run(cfg)
+                yield execute(cfg)
             return
-        ctx = mp.get_context("spawn")
-        self._pool = ctx.Pool(processes=self.workers, initializer=_init_worker, maxtasksperchild=None)
-        yield from self._pool.imap_unordered(_run, configs, chunksize=1)
+        from pebble import ProcessExpired, ProcessPool
+
+        self._pool = ProcessPool(
+            max_workers=self.workers, initializer=_init_worker, context=mp.get_context("spawn")
+        )
+        pending = {self._pool.schedule(execute, args=(cfg,)): cfg for cfg in configs}
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                cfg = pending.pop(future)
+                try:
+                    yield future.result()
+                except ProcessExpired as exc:
+                    yield died(cfg, exit_cause(exc.exitcode))
+                except Exception as exc:  # the worker could not hand the result back (say, unpicklable)
+                    yield died(cfg, f"the worker failed to return the run: {type(exc).__name__}: {exc}")
 
     def close(self, cancel: bool = False) -> None:
         if self._pool is None:
             return
         if cancel:
-            self._pool.terminate()
+            self._pool.stop()
         else:
             self._pool.close()
         self._pool.join()

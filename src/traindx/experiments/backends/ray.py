@@ -13,16 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from traindx.errors import require
-from traindx.experiments.backends.base import Backend
+from traindx.experiments.backends import reaper
+from traindx.experiments.backends.base import Backend, died, execute
 
 
 def _run(config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from traindx.experiments.runner import run_experiment
-
-    return run_experiment(config)
+    return execute(config)
 
 
 class RayBackend(Backend):
@@ -37,6 +36,7 @@ class RayBackend(Backend):
         self.address = address
         self._started = False
         self._pending: list = []
+        self._reaper = None
 
     def _init(self):
         ray = require("ray", "ray")
@@ -52,17 +52,34 @@ class RayBackend(Backend):
             }
             if self.address is None:
                 kwargs["num_cpus"] = self.workers
-            ray.init(address=self.address, **kwargs)
+                self._reaper = (
+                    reaper.start()
+                )  # a local instance is ours: none of its processes may outlive us
+            try:
+                ray.init(address=self.address, **kwargs)
+            except BaseException:
+                reaper.stop(self._reaper)
+                raise
             self._started = True
         return ray
 
     def imap_unordered(self, configs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         ray = self._init()
         task = ray.remote(num_cpus=1, max_retries=0)(_run)
-        self._pending = [task.remote(cfg) for cfg in configs]
+        configs_of = {}
+        for cfg in configs:
+            configs_of[task.remote(cfg)] = cfg
+        self._pending = list(configs_of)
         while self._pending:
             done, self._pending = ray.wait(self._pending, num_returns=1)
-            yield ray.get(done[0])
+            try:
+                yield ray.get(done[0])
+            except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory, crashed)
+                first = (str(exc).strip().splitlines() or [""])[0]
+                yield died(
+                    configs_of[done[0]],
+                    f"the Ray worker running this run died ({type(exc).__name__}: {first})",
+                )
 
     def close(self, cancel: bool = False) -> None:
         if not self._started:
@@ -75,3 +92,5 @@ class RayBackend(Backend):
         self._pending = []
         ray.shutdown()
         self._started = False
+        reaper.stop(self._reaper)
+        self._reaper = None

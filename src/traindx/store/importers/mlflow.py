@@ -48,6 +48,7 @@ def load_mlflow(
         raise InputError(
             "empty MLflow tracking URI; write mlflow:sqlite:///path/to/mlflow.db or mlflow:http://host"
         )
+    _check_local_store(uri)
     client = MlflowClient(tracking_uri=uri)
     found = client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
     names = {e.experiment_id: e.name for e in found}
@@ -90,6 +91,34 @@ def load_mlflow(
     frame = frame.sort_values("timestamp", kind="stable")
     curves = history_to_curves(frame, source=f"MLflow runs at {uri}")
     return pd.DataFrame(records), curves
+
+
+def _check_local_store(uri: str) -> None:
+    """A local tracking store must exist already: MLflow would silently create an empty one at a mistyped path."""
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    if uri.startswith("sqlite:"):
+        if not uri.startswith("sqlite:///"):
+            raise InputError(
+                f"MLflow URI {uri!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            )
+        path = Path(unquote(uri[len("sqlite:///") :].split("?", 1)[0]))
+        if not path.is_file():
+            raise InputError(
+                f"MLflow tracking database {path} does not exist (nothing was created); check the path in {uri!r}"
+            )
+        with open(path, "rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise InputError(f"{path} is not an SQLite database, so not an MLflow tracking store")
+        return
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        folder = Path(unquote(parsed.path if parsed.scheme else uri))
+        if not folder.is_dir():
+            raise InputError(
+                f"MLflow tracking folder {folder} does not exist (nothing was created); check the path in {uri!r}"
+            )
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
