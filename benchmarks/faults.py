@@ -12,6 +12,10 @@ MNIST-1D and scikit-learn digits, a wider 3-layer MLP, AdamW/RMSprop.
     .venv/bin/python benchmarks/faults.py --seeds 3            # main suite
     .venv/bin/python benchmarks/faults.py --quick --seeds 1    # smoke run
     .venv/bin/python benchmarks/faults.py --heldout --seeds 3  # generality check
+    .venv/bin/python benchmarks/faults.py --realistic --seeds 1   # LMs, attention, BatchNorm, RNNs, VAE, L-BFGS
+
+The realistic suite (benchmarks/faults_realistic.py) also scores the diagnosis: the share of caught faults
+whose primary finding (``mon.diagnosis[0].primary``) is the right one.
 """
 
 from __future__ import annotations
@@ -283,7 +287,14 @@ def main() -> None:
     ap.add_argument("--datasets", default=None, help="comma-separated dataset names")
     ap.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     ap.add_argument("--out", default=None, help="write per-run results as JSON here")
+    ap.add_argument("--realistic", action="store_true", help="run the realistic cases (faults_realistic.py)")
+    ap.add_argument(
+        "--from-json", default=None, help="with --realistic: summarize a saved --out file instead"
+    )
     args = ap.parse_args()
+    if args.realistic:
+        realistic(args)
+        return
     cases = HELDOUT if args.heldout else CASES
     if args.cases:
         keep = set(args.cases.split(","))
@@ -297,6 +308,70 @@ def main() -> None:
     ]
     title = "held-out variations" if args.heldout else "fault suite"
     summary = summarize(results, console, f"{title} ({', '.join(datasets)}; {args.seeds} seeds)")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"summary": summary, "runs": results}, fh, indent=1)
+
+
+def realistic(args) -> None:
+    import faults_realistic as fr
+
+    jobs = fr.cases(args.seeds)
+    if args.cases:
+        keep = set(args.cases.split(","))
+        jobs = [j for j in jobs if j[0] in keep or j[1] in keep or f"{j[0]}/{j[1]}" in keep]
+    console = Console(width=None if os.isatty(1) else 160)
+    results = []
+    if args.from_json:  # score a saved run again (e.g. one that was interrupted)
+        with open(args.from_json) as fh:
+            results = [fr.score(r) for r in json.load(fh)["runs"]]
+        jobs = []
+    for fam, fault, seed in track(jobs, description="trainings", console=console):
+        t0 = time.perf_counter()
+        r = fr.run_case(fam, fault, seed)
+        r["wall_s"] = time.perf_counter() - t0
+        results.append(r)
+        if args.out:  # after every run, so an interrupted suite keeps what it measured
+            with open(args.out, "w") as fh:
+                json.dump({"runs": results}, fh, indent=1)
+    table = Table(title=f"realistic fault suite ({args.seeds} seed(s))")
+    for col in ("case", "runs", "caught / alarms", "right primary", "primary seen", "codes seen"):
+        table.add_column(col)
+    for name in dict.fromkeys(r["case"] for r in results):
+        rs = [r for r in results if r["case"] == name]
+        codes = ", ".join(sorted({c for r in rs for c in r["codes"]}))
+        prim = ", ".join(sorted({str(r["primary"]) for r in rs if r["primary"]}))
+        if rs[0]["healthy"]:
+            table.add_row(
+                name, str(len(rs)), f"{sum(r['alarm'] for r in rs)} alarms", "-", prim or "-", codes
+            )
+        else:
+            caught = [r for r in rs if r["detected"]]
+            table.add_row(
+                name,
+                str(len(rs)),
+                f"{len(caught)}/{len(rs)}",
+                f"{sum(bool(r['right_primary']) for r in caught)}/{len(caught)}",
+                prim or "-",
+                codes,
+            )
+    console.print(table)
+    faults = [r for r in results if not r["healthy"]]
+    healthy = [r for r in results if r["healthy"]]
+    caught = [r for r in faults if r["detected"]]
+    summary = {
+        "fault_runs": len(faults),
+        "healthy_runs": len(healthy),
+        "recall": len(caught) / max(len(faults), 1),
+        "healthy_alarmed": sum(r["alarm"] for r in healthy),
+        "right_primary_rate": sum(bool(r["right_primary"]) for r in caught) / max(len(caught), 1),
+        "median_detect_frac": statistics.median(r["detect_frac"] for r in caught) if caught else None,
+        "median_overhead": statistics.median(r["overhead"] for r in results) if results else None,
+        "missed": [r["case"] for r in faults if not r["detected"]],
+        "wrong_primary": [f"{r['case']}: {r['primary']}" for r in caught if not r["right_primary"]],
+        "healthy_codes": [f"{r['case']}: {r['codes']}" for r in healthy if r["alarm"]],
+    }
+    console.print(json.dumps(summary, indent=2))
     if args.out:
         with open(args.out, "w") as fh:
             json.dump({"summary": summary, "runs": results}, fh, indent=1)

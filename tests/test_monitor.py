@@ -307,3 +307,56 @@ def test_plateau_separates_a_stuck_loss_from_a_noisy_improving_one():
     for i in range(300):
         slow.step(2.3 * 0.999**i * (1 + 0.15 * float(torch.randn((), generator=g))))
     assert "plateau" not in {f.code for f in slow.findings}
+
+
+# -- scale-free rules -----------------------------------------------------------------------------------------
+def _feed(values, epoch_every: int = 0) -> set[str]:
+    mon = tdx.Monitor(nn.Linear(2, 2), every=1)
+    chunk: list[float] = []
+    for i, v in enumerate(values):
+        mon.step(v)
+        chunk.append(v)
+        if epoch_every and (i + 1) % epoch_every == 0:
+            mon.epoch_end(train_loss=sum(chunk) / len(chunk))
+            chunk = []
+    mon.close()
+    return {f.code for f in mon.findings}
+
+
+def test_a_large_irreducible_loss_is_not_a_plateau_or_underfitting():
+    # a character model: from ln(65) = 4.17 down to a floor at 72% of it, then flat (converged)
+    g = torch.Generator().manual_seed(0)
+    lm = [3.0 + 1.17 * 0.99**i + 0.03 * float(torch.randn((), generator=g)) for i in range(1500)]
+    assert not _feed(lm, epoch_every=150) & {"plateau", "underfitting", "lr_too_low", "divergence"}
+
+
+def test_divergence_after_progress_is_found_and_contradictions_are_not():
+    g = torch.Generator().manual_seed(0)
+    down = [0.5 + 1.8 * 0.98**i for i in range(300)]
+    up = [down[-1] * 1.004**i for i in range(300)]  # climbs back up to ~3x its best
+    losses = [v * (1 + 0.02 * float(torch.randn((), generator=g))) for v in down + up]
+    codes = _feed(losses, epoch_every=100)
+    assert "divergence" in codes and not codes & {"plateau", "underfitting", "lr_too_low"}
+    blowup = _feed([2.3 * 0.99**i for i in range(200)] + [1000.0 * 2.3] * 100)
+    assert "divergence" in blowup and "plateau" not in blowup
+
+
+def test_gpt_scaled_residual_init_is_not_poor_init_but_a_tiny_plain_init_is():
+    n_layer, d = 6, 64
+    gpt = nn.Sequential(
+        nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d), nn.Linear(d, 10)
+    )
+    nn.init.normal_(gpt[1].weight, std=0.02)
+    nn.init.normal_(gpt[3].weight, std=0.02 / (2 * n_layer) ** 0.5)  # std*sqrt(fan_in) = 0.09
+    plain = _mlp()
+    for m in plain:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.001)
+    found = {}
+    for name, model, n_in in (("gpt", gpt, d), ("plain", plain, 64)):
+        mon = tdx.Monitor(model, every=1)
+        model(torch.randn(4, n_in)).sum().backward()
+        mon.step(1.0)
+        mon.close()
+        found[name] = {f.code for f in mon.findings}
+    assert "poor_init" not in found["gpt"] and "poor_init" in found["plain"]

@@ -1,23 +1,26 @@
-"""The adaptive sampling schedule: what it charges a sample and how it sizes the period."""
+"""The adaptive sampling schedule: what it charges against the budget and how it places samples."""
 
 from __future__ import annotations
 
 import pytest
 
-from traindx.monitor.schedule import HEADROOM, Schedule
+from traindx.monitor.schedule import HEADROOM, MAX_PERIOD, Schedule
 
 
 def _run(
-    schedule: Schedule, steps: int, step_s: float, sample_s: float, slow_s: float, fixed_s: float
-) -> None:
-    """Feed synthetic timings: a sampled step costs ``sample_s`` in the monitor and makes its own and the next
-    training step ``slow_s`` slower; every other step costs ``fixed_s`` in the monitor."""
-    after = False
+    schedule: Schedule, steps: int, step_s: float, sample_s: float, after_s: float, fixed_s: float
+) -> list:
+    """Feed synthetic timings: a sampled step costs ``sample_s`` in the monitor (reads and hooks), the step
+    after it ``after_s`` (the parameter comparison), every other step ``fixed_s``. Returns the sampled steps."""
+    after, sampled_at = False, []
     for k in range(steps):
         sampled = schedule.due(k)
-        train = step_s + (slow_s if sampled or after else 0.0)
-        schedule.record(k, sampled, sample_s if sampled else fixed_s, train)
+        cost = sample_s if sampled else (after_s if after else fixed_s)
+        schedule.record(k, sampled, cost, step_s)
         after = sampled
+        if sampled:
+            sampled_at.append(k)
+    return sampled_at
 
 
 def test_every_mode_samples_a_fixed_period():
@@ -25,21 +28,34 @@ def test_every_mode_samples_a_fixed_period():
     assert [s.due(k) for k in range(7)] == [True, False, False, True, False, False, True]
 
 
-def test_slower_training_steps_count_as_monitor_time():
-    plain, slowed = Schedule(), Schedule()
-    _run(plain, 3000, 1e-3, 1e-3, 0.0, 0.0)
-    _run(slowed, 3000, 1e-3, 1e-3, 1e-3, 0.0)
-    # a sample that also slows two training steps by a step each costs 3x as much: sampled ~3x less often
-    assert slowed.period >= 2.5 * plain.period
-    assert slowed.overhead == pytest.approx(plain.overhead, rel=0.35)
+def test_long_run_stays_at_the_aim_and_charges_the_step_after_a_sample():
+    cheap, costly = Schedule(), Schedule()
+    n_cheap = len(_run(cheap, 5000, 1e-3, 1e-3, 0.0, 1e-6))
+    n_costly = len(_run(costly, 5000, 1e-3, 1e-3, 2e-3, 1e-6))
+    aim = HEADROOM * 0.05
+    for s in (cheap, costly):
+        assert aim * 0.8 <= s.overhead <= aim * 1.05
+    assert n_cheap >= 2.5 * n_costly  # a sample that costs 3x is taken ~3x less often
+
+
+def test_short_run_takes_its_first_sample_at_once_and_only_what_it_can_pay_for():
+    s = Schedule()
+    s.charge(2e-3)  # the constructor
+    at = _run(s, 50, 2e-3, 2e-3, 1e-3, 1e-5)
+    assert at[0] == 0 and len(at) <= 3
+    assert s.overhead <= 0.06  # the unavoidable first sample and constructor: ~4% of this 50-step run
 
 
 def test_fixed_per_step_cost_is_taken_off_the_budget():
     s = Schedule(budget=0.05)
     _run(s, 5000, 1e-3, 1e-3, 0.0, 1e-5)  # 1% of every step already goes to the monitor
-    target = HEADROOM * 0.05
-    assert s.overhead <= 1.15 * target
-    assert s.period >= 1e-3 / ((target - 0.01) * 1e-3) * 0.8
+    assert s.overhead <= 1.05 * HEADROOM * 0.05
+
+
+def test_a_monitor_that_cannot_afford_its_fixed_cost_waits_the_longest():
+    s = Schedule(budget=0.01)
+    at = _run(s, 1000, 1e-3, 1e-3, 0.0, 1e-4)  # fixed cost alone is 10% of a step
+    assert at[:3] == [0, MAX_PERIOD, 2 * MAX_PERIOD]
 
 
 def test_epoch_work_is_charged():
@@ -47,4 +63,4 @@ def test_epoch_work_is_charged():
     _run(s, 500, 1e-3, 1e-3, 0.0, 0.0)
     before = s.overhead
     s.charge(0.05)
-    assert s.overhead > before
+    assert s.overhead > before == pytest.approx(before)

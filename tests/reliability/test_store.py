@@ -194,6 +194,9 @@ if __name__ == "__main__":
 """
 
 
+N_READS = int(os.environ.get("TRAINDX_TEST_READS", "1000"))
+
+
 @pytest.mark.slow
 def test_a_thousand_reads_during_a_sweep_never_fail(tmp_path):
     from traindx.store.runstore import is_duckdb_file
@@ -209,7 +212,7 @@ def test_a_thousand_reads_during_a_sweep_never_fail(tmp_path):
             time.sleep(0.1)
         reader = RunStore(path, read_only=True, lock_timeout=60)
         seen, errors = [], []
-        for i in range(1000):
+        for i in range(N_READS):
             try:
                 if i % 100 == 0:  # the user's path: diagnose and friends read through load_runs
                     runs, curves = load_runs(path)

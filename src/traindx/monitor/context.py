@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from traindx.monitor.status import IndicatorStatus
-
 if TYPE_CHECKING:
     from traindx.monitor.indicator import Indicator
     from traindx.monitor.monitor import Monitor
@@ -93,7 +91,3 @@ class Context:
 
     def level(self) -> str:
         return self._mon._status[self._ind.name].level
-
-
-def pending(name: str, detail: str = "waiting for samples") -> IndicatorStatus:
-    return IndicatorStatus(name, "pending", None, detail)

@@ -190,11 +190,14 @@ class Monitor:
         self._opt_seen = self._probe.optimizer_steps
         self._step = k + 1
         hook_s = self._probe.take_hook_time()
-        elapsed = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        elapsed = t1 - t0
         self._schedule.record(k, sampled, elapsed + hook_s, max(train_s - hook_s, 0.0))
         if self._schedule.due(k + 1):
             self._probe.arm()
         self._last_end = time.perf_counter()
+        # the schedule's own call and arming
+        self._schedule.charge(self._last_end - t1)
 
     def epoch_end(
         self,
@@ -257,8 +260,10 @@ class Monitor:
     def overhead(self) -> float:
         """Measured fraction of wall time spent in the monitor since it was created.
 
-        It counts the constructor, every ``step()`` and ``epoch_end()`` call, and the time its forward hooks
-        take inside sampled forward passes (timed in the hooks themselves), so it holds for ``every=1`` too.
+        It counts the constructor, every ``step()`` and ``epoch_end()`` call, the time its forward hooks take
+        inside sampled forward passes (timed in the hooks themselves) and how much slower than a typical
+        unsampled step the sampled step and the one after it train. With ``every=1`` (or 2) no step is
+        unsampled, so that last part is missing and the figure is a lower bound.
         """
         return self._schedule.overhead
 

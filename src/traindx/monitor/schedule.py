@@ -1,10 +1,16 @@
-"""Which steps the monitor samples: a fixed period, or one adapted at run time to an overhead budget.
+"""Which steps the monitor samples: a fixed period, or one paced at run time by an overhead budget.
 
-The adaptive schedule measures what a sample costs and what a training step costs, and samples every
-``ceil(cost / (budget * step_time))`` steps, so the monitor's share of wall time stays near ``budget``
-(Cockpit, NeurIPS 2021: every-step instruments cost 1.5-21x, every 16th step 1.04-2.2x). The first samples
-come densely (every step up to ``warmup`` samples) so that a run's baseline and its init-time faults are
-seen at once; while the measured share is above budget the period stretches until it is paid back.
+The adaptive schedule keeps a budget account over the whole run. Everything the monitor costs is charged to
+it, as measured: its constructor, the small fixed cost of every ``step()`` call, each sample's reads (and the
+parameter comparison on the step after it), the time its forward hooks take inside the sampled forward pass
+(timed in the hooks), the extra training time of the sampled step and the one after it (above a typical
+unsampled step's) and ``epoch_end``. The run's own training time earns budget. The first sample is taken at
+step 0 (a run's init-time faults and baseline are there), and each next one as soon as the account can pay for
+it: with ``M`` monitor seconds so far, ``T`` training seconds, ``c`` the measured cost of a sample (a moving
+average), ``t`` the mean training step and ``f`` the fixed cost per step, the next sample comes after
+``d = ((M + c)(1 - a) - a T) / (a (t + f) - f)`` steps for an aim ``a``. So a 50-step run gets the samples it
+can afford and no more, and a long run settles at a period of about ``c / (a t)`` (Cockpit, NeurIPS 2021:
+every-step instruments cost 1.5-21x, every 16th step 1.04-2.2x).
 
 Example:
     >>> s = Schedule(every=4)
@@ -24,41 +30,29 @@ MAX_PERIOD = 200
 #: interleave: 1.30x instead of 1.08x on an MLP).
 GAP_CAP = 4.0
 #: The budget is a ceiling on the wall-time ratio, so the schedule aims below it: a share of total time f
-#: means a ratio of 1/(1-f), above 1+f, and the timers still miss a little (measured on an idle machine with
-#: benchmarks/overhead.py: aiming at 0.8x the budget, the MLP reported 4.4% for itself and ran at 1.053x).
+#: means a ratio of 1/(1-f), above 1+f, and what the timers cannot see (allocator and cache effects of the
+#: sampled steps) still adds a little (benchmarks/overhead.py, "overhead" in benchmarks/RESULTS.md).
 HEADROOM = 0.7
-#: Samples taken densely at the start: enough for an early baseline of every signal.
-WARMUP = 4
-#: Over-budget time is paid back only after this many steps, so the first part of a run (where most faults
-#: are already visible) is sampled at the steady rate rather than starved by the warm-up's cost.
-PAYBACK_AFTER = 100
 
 
 class Schedule:
-    """Decides whether step ``k`` is sampled; ``record`` feeds measured costs to the adaptive mode.
+    """Decides whether step ``k`` is sampled; ``record`` and ``charge`` feed it measured costs."""
 
-    A sample costs more than the monitor's own code: the hooked forward pass of the sampled step runs
-    slower, and the step after it compares parameters with their snapshot. Both show up as training time
-    above the typical step's, so the schedule charges a sample with its monitor time plus that excess
-    (on the sampled step and the one after). It also charges the small fixed cost of every unsampled
-    ``step()`` call against the budget before sizing the period.
-    """
-
-    def __init__(self, every: int | None = None, budget: float = 0.05, warmup: int = WARMUP) -> None:
+    def __init__(self, every: int | None = None, budget: float = 0.05) -> None:
         self.every = every
         self.budget = budget
-        self.warmup = warmup
         self.period = 1 if every is None else every
         self.samples = 0
         self._next = 0
         self._monitor_time = 0.0
         self._train_time = 0.0
+        self._steps = 0
         self._cycle = 0.0
         self._cost: float | None = None
-        self._startup = 0.0
         self._typical: float | None = None
         self._fixed: float | None = None
         self._after_sample = False
+        self._last_sample = 0
 
     def due(self, step: int) -> bool:
         """Whether step ``step`` (0-based) should be sampled."""
@@ -67,63 +61,71 @@ class Schedule:
         return step >= self._next
 
     def record(self, step: int, sampled: bool, monitor_s: float, train_s: float) -> None:
-        """Account one step: seconds spent in the monitor's ``step()`` and training seconds before it
-        (since the previous ``step()`` returned), which on a sampled step include its forward hooks."""
+        """Account one step: monitor seconds (its ``step()`` call plus hook time) and the training seconds
+        before it (since the previous ``step()`` returned, hook time taken out). On a sampled step and the
+        one after it, training time above the typical unsampled step's counts as monitor time."""
         if self._typical is not None:
             train_s = min(train_s, GAP_CAP * self._typical)
         touched = sampled or self._after_sample
-        excess = 0.0
-        if touched:
-            if self._typical is not None:
-                excess = max(0.0, train_s - self._typical)
-        elif train_s > 0:
+        # the same cap on the monitor's side: on a loaded machine a 30 us call is sometimes descheduled for
+        # 10-25 ms (measured at load average 10 on 2 cores), and one such pause would cost a short run its
+        # next samples although the monitor did not spend it (a CPU clock would tell, but reading one costs
+        # 0.25-8 ms in a sandboxed process, more than the call it would time)
+        if not touched and self._fixed is not None:
+            monitor_s = min(monitor_s, GAP_CAP * self._fixed)
+        elif sampled and self._cost is not None:
+            monitor_s = min(monitor_s, GAP_CAP * self._cost)
+        if touched and self._typical is not None:
+            # what the timers cannot see: a sampled step's forward/backward and the step after it run slower
+            # than a typical one (the parameter copy evicts caches, hooks take the slow call path), found by
+            # comparison with unsampled steps; with every=1 or 2 there are none, and this part is missing
+            excess = max(0.0, train_s - self._typical)
+            monitor_s, train_s = monitor_s + excess, train_s - excess
+        if not touched and train_s > 0:
             self._typical = train_s if self._typical is None else 0.9 * self._typical + 0.1 * train_s
             self._fixed = monitor_s if self._fixed is None else 0.9 * self._fixed + 0.1 * monitor_s
         self._after_sample = sampled
-        self._monitor_time += monitor_s + excess
-        self._train_time += train_s - excess
+        self._monitor_time += monitor_s
+        self._train_time += train_s
+        self._steps += 1
         if touched:
-            self._cycle += monitor_s + excess
-        if not sampled or self.every is not None:
+            self._cycle += monitor_s
+        if self.every is not None:
             return
-        self.samples += 1
-        # the step after this one still belongs to the previous sample's cycle until it is recorded, so
-        # a sample's cost is complete when the next sample starts
-        cost, self._cycle = self._cycle, 0.0
-        if self.samples <= self.warmup:
-            # the first samples are cold (allocations, first calls): a one-time cost, not the steady one
-            self._startup += cost
-        elif cost > 0:
-            # a moving average, not the lowest recent reading: keeping the minimum under-estimated the mean
-            # cost and sampled too often (own estimate 4.5-5.2% against a 4% aim; benchmarks/overhead.py)
-            self._cost = cost if self._cost is None else 0.7 * self._cost + 0.3 * cost
-        if self.samples < self.warmup or self._cost is None:
-            self._next = step + 1
-            return
-        mean_step = self._train_time / max(step + 1, 1)
-        if mean_step <= 0:
-            self.period = MAX_PERIOD
+        if sampled:
+            # a sample's cost is complete once the step after it (the parameter comparison) is recorded,
+            # which is before the next sample starts; what is known now is this step's part
+            if self.samples:
+                prev, self._cycle = self._cycle - monitor_s, monitor_s
+                if prev > 0:
+                    self._cost = prev if self._cost is None else 0.7 * self._cost + 0.3 * prev
+            self.samples += 1
+            self._last_sample = step
+        if sampled or self._next <= step + 1:
+            self._plan(step)
+
+    def _plan(self, step: int) -> None:
+        """Place the next sample where the budget account can pay for it."""
+        a = HEADROOM * self.budget
+        t = self._train_time / max(self._steps, 1)
+        f = self._fixed or 0.0
+        # before the first full sample is measured, its running part stands in (a lower bound)
+        c = self._cost if self._cost is not None else self._cycle
+        earn = a * (t + f) - f
+        if earn <= 0:
+            d = MAX_PERIOD
         else:
-            target = HEADROOM * self.budget
-            # what the fixed per-step cost leaves of the budget (at least a quarter of it, so that a model
-            # whose steps are barely longer than the monitor's bookkeeping is still sampled now and then)
-            spare = max(target - (self._fixed or 0.0) / mean_step, 0.25 * target)
-            period = self._cost / (spare * mean_step)
-            # over budget so far (the dense start, a slow sample): stretch the period until it is paid back
-            # (the cold first samples are a one-time cost that long runs amortise; they are not paid back)
-            steady = (self._monitor_time - self._startup) / max(self._monitor_time + self._train_time, 1e-12)
-            if step >= PAYBACK_AFTER:
-                period *= max(1.0, steady / target)
-            self.period = int(min(MAX_PERIOD, max(1, math.ceil(period))))
-        self._next = step + self.period
+            owed = (self._monitor_time + c) * (1 - a) - a * self._train_time
+            d = int(min(MAX_PERIOD, max(1, math.ceil(owed / earn))))
+        self._next = min(step + d, self._last_sample + MAX_PERIOD)
+        self.period = self._next - self._last_sample
 
     def charge(self, monitor_s: float) -> None:
-        """Count monitor work done outside ``step()`` (``epoch_end``) against the budget."""
+        """Count monitor work done outside ``step()`` (constructor, ``epoch_end``) against the budget."""
         self._monitor_time += monitor_s
 
     @property
     def overhead(self) -> float:
-        """Measured monitor time as a fraction of the total (monitor + training), counting the slower
-        training steps that sampling causes as monitor time."""
+        """Measured monitor time as a fraction of the total (monitor + training)."""
         total = self._monitor_time + self._train_time
         return self._monitor_time / total if total > 0 else 0.0

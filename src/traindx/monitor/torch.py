@@ -106,6 +106,9 @@ class TorchProbe:
         self.hook_s = 0.0
         self._handles: list = []
         self.optimizer_steps = 0
+        self.held = (
+            {id(p) for g in optimizer.param_groups for p in g["params"]} if optimizer is not None else set()
+        )
         self._opt_handle = None
         if optimizer is not None and hasattr(optimizer, "register_step_post_hook"):
             self._opt_handle = optimizer.register_step_post_hook(self._count_step)
@@ -230,8 +233,19 @@ class TorchProbe:
         return [(n, p, p.detach().clone()) for n, p in self.trainable() if p.grad is not None]
 
     def grad_marker(self):
-        """(weak reference to the last weight layer's gradient tensor, a copy of its first elements), or None."""
-        w = next((w for _, w in reversed(self.layers) if w.requires_grad and w.grad is not None), None)
+        """(weak reference to the last weight layer's gradient tensor, a copy of its first elements), or None.
+
+        Only a parameter the optimizer holds: ``optimizer.zero_grad()`` resets those alone, so a layer left out
+        of the optimizer keeps its gradient by construction (that is ``no_update``'s finding, not this one).
+        """
+        w = next(
+            (
+                w
+                for _, w in reversed(self.layers)
+                if w.requires_grad and w.grad is not None and id(w) in self.held
+            ),
+            None,
+        )
         if w is None:
             return None
         g = w.grad

@@ -102,6 +102,18 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+# A read-only connection opened while the writing process checkpoints can read a page mid-write ("Could not
+# read N bytes"): measured once in 1,000 reads racing a writer. The next attempt reads the finished file.
+_TORN_READ_RETRIES = 5
+
+
+def _torn(exc: InputError) -> bool:
+    import duckdb
+
+    cause = exc.__cause__
+    return isinstance(cause, duckdb.IOException) and "could not read" in str(cause).lower()
+
+
 def _config(text: Any, path: Path) -> dict[str, Any]:
     if not text:
         return {}
@@ -340,12 +352,19 @@ class RunStore:
 
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``(runs, curves)`` from one snapshot: a sweep writing meanwhile never splits a run between them."""
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
+        for attempt in range(_TORN_READ_RETRIES + 1):
             try:
-                return self._runs(con), self._curves(con)
-            finally:
-                con.execute("ROLLBACK")
+                with self._connect() as con:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        return self._runs(con), self._curves(con)
+                    finally:
+                        con.execute("ROLLBACK")
+            except InputError as exc:
+                if attempt == _TORN_READ_RETRIES or not _torn(exc):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _runs(self, con) -> pd.DataFrame:
         df = con.execute("SELECT * FROM runs ORDER BY created_at, run_id").df()
