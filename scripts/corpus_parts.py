@@ -1,11 +1,18 @@
-"""Export the finished runs of the many-task corpus sweep as the next Parquet part and rewrite its data card.
+"""Grow the many-task corpus: run the next unfinished runs of its sweep and export them as Parquet parts.
 
-python scripts/corpus_parts.py [--store corpus_store/tasks_causes.duckdb]
+    python scripts/corpus_parts.py generate --minutes 60 [--chunk 200] [--workers 1]
+    python scripts/corpus_parts.py export                 # write what the store has finished as the next part
+
+Generation spans sessions and machines: the runs already shipped in ``src/traindx/data/corpus/tasks_causes``
+are skipped by run id, so a fresh machine with an empty store carries on where the parts end, and a part is
+written after every chunk, so an interrupted job loses at most one chunk. The spec orders runs in balanced
+blocks, so a corpus stopped anywhere is still balanced.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from traindx.experiments.corpus import data_card, export_part, load_parts
@@ -15,22 +22,62 @@ from traindx.store import RunStore
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "tasks_causes.toml"
 OUT = ROOT / "src" / "traindx" / "data" / "corpus" / "tasks_causes"
-COMMAND = (
-    "traindx sweep examples/tasks_causes.toml --store tasks_causes.duckdb --workers 1\n"
-    "python scripts/corpus_parts.py --store tasks_causes.duckdb"
-)
+COMMAND = "python scripts/corpus_parts.py generate --minutes 60   # repeat until the data card says done"
+
+
+def shipped_ids() -> set[str]:
+    """Run ids already in the shipped parts."""
+    try:
+        runs, _, _ = load_parts(OUT)
+    except Exception:  # no part yet
+        return set()
+    return set(runs["run_id"])
+
+
+def export(store: RunStore, spec) -> None:
+    from traindx.experiments.runner import run_id
+
+    got = export_part(store, OUT, keep={run_id(c) for c in spec.configs})
+    print("no new finished runs" if got is None else f"wrote {got[0].name}: {got[1]} runs")
+    runs, curves, _ = load_parts(OUT)
+    (OUT / "DATACARD.md").write_text(data_card(runs, curves, "tasks_causes", COMMAND, len(spec)))
+    size = sum(f.stat().st_size for f in OUT.glob("*.parquet")) / 1e6
+    print(
+        f"{len(runs)} of {len(spec)} runs in {len(list(OUT.glob('part-*_runs.parquet')))} parts, {size:.2f} MB"
+    )
+
+
+def generate(store: RunStore, spec, minutes: float, chunk: int, workers: int) -> None:
+    from traindx.experiments.runner import run_id
+    from traindx.experiments.sweep import run_sweep
+
+    deadline = time.monotonic() + 60 * minutes
+    while time.monotonic() < deadline:
+        done = shipped_ids() | store.finished_ids()
+        todo = [c for c in spec.configs if run_id(c) not in done][:chunk]
+        if not todo:
+            print("every run of the spec is finished")
+            break
+        t0 = time.perf_counter()
+        summary = run_sweep(todo, store, workers=workers)
+        rate = summary.finished / max(time.perf_counter() - t0, 1e-9) * 60
+        print(f"chunk: {summary.finished} finished, {summary.failed} failed, {rate:.1f} runs/min")
+        export(store, spec)
+        if summary.interrupted:
+            break
+
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=("generate", "export"), nargs="?", default="export")
     ap.add_argument("--store", default=str(ROOT / "corpus_store" / "tasks_causes.duckdb"))
+    ap.add_argument("--minutes", type=float, default=60.0, help="stop starting chunks after this long")
+    ap.add_argument("--chunk", type=int, default=200, help="runs per exported part")
+    ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
-    from traindx.experiments.runner import run_id
-
-    spec = load_spec(SPEC)
-    got = export_part(RunStore(args.store), OUT, keep={run_id(c) for c in spec.configs})
-    print("no new finished runs" if got is None else f"wrote {got[0].name}: {got[1]} runs")
-    runs, curves, _ = load_parts(OUT)
-    card = data_card(runs, curves, "tasks_causes", COMMAND, len(spec))
-    (OUT / "DATACARD.md").write_text(card)
-    size = sum(f.stat().st_size for f in OUT.glob("*.parquet")) / 1e6
-    print(f"{len(runs)} runs in {len(list(OUT.glob('part-*_runs.parquet')))} parts, {size:.2f} MB")
+    Path(args.store).parent.mkdir(parents=True, exist_ok=True)
+    spec, store = load_spec(SPEC), RunStore(args.store)
+    if args.mode == "generate":
+        generate(store, spec, args.minutes, args.chunk, args.workers)
+    else:
+        export(store, spec)

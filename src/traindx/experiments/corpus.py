@@ -161,9 +161,9 @@ after every epoch with the set sizes (`n_train`, `n_val`, `n_test`), and the liv
 ```
 {command}
 ```
-The sweep skips finished runs, so the same command resumes it where it stopped; the spec's
-`order = "interleave"` alternates between the modalities, so a corpus stopped early is balanced. Parts are
-exported with `python scripts/corpus_parts.py`.
+The command skips the runs already shipped in the parts and those finished in its store, so it resumes
+where it stopped, on any machine; it writes a part after every chunk of runs. The spec's
+`order = "interleave"` alternates between the modalities, so a corpus stopped early is balanced.
 
 ## Conditions
 The eight applied conditions follow orthogonal two-level blocks (`[parts.factorial]` in
