@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
-import tempfile
 
 import pytest
 from rich.console import Console
@@ -16,7 +13,6 @@ from traindx.cli import app
 from traindx.report.demo import DEMO_RUNS, demo_dataset, run_demo
 from traindx.store import RunStore
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 STAGES = ("1/5 sweep", "2/5 diagnosis", "3/5 suggest", "4/5 MD tree", "5/5 report")
 
 
@@ -98,16 +94,9 @@ def test_the_report_holds_every_stage(demo):
     assert "predicted val acc" in page and "width_vs_batch" in page
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (the CI script installs it)")
-def test_a_browser_draws_every_chart_of_the_report(demo):
+def test_a_browser_draws_every_chart_of_the_report(browser_dom, demo):
     result, _ = demo
-    cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tempfile.mkdtemp()}", "--virtual-time-budget=10000", "--dump-dom",
-        result.report.as_uri(),
-    ]  # fmt: skip
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=180).stdout
+    dom = browser_dom(result.report, budget_ms=10000, timeout=180)
     # plotly draws SVG only once its inlined script has run: both charts, every curve and indicator trace
     assert dom.count('class="main-svg"') >= 2 * 2  # each chart has a main and an overlay svg
     n_runs = len(result.runs)

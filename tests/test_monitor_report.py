@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import tempfile
 
 import pytest
 import torch
@@ -17,8 +15,6 @@ from traindx.cli import app
 from traindx.errors import InputError
 from traindx.monitor import Monitor
 from traindx.report.signals import load_signal_record, signals_report
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -76,27 +72,11 @@ def test_command_writes_the_page_and_names_bad_input(record, tmp_path):
         load_signal_record(broken)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (the CI script installs it)")
-def test_a_browser_draws_every_chart_and_marker(record, tmp_path):
+def test_a_browser_draws_every_chart_and_marker(browser_dom, record, tmp_path):
     path, mon = record
     hist, findings = load_signal_record(path)
     page = signals_report(hist, findings, tmp_path / "s.html")
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tempfile.mkdtemp()}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        page.as_uri(),
-    ]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    dom = browser_dom(page)
     lines = sum(len(set(g["layer"])) for _, g in hist.groupby("name"))
     assert 'class="main-svg"' in dom
     # plotly draws SVG once its script ran: one trace per signal line plus one per finding marker

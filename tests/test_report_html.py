@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 
 import pandas as pd
 import pytest
@@ -15,8 +12,6 @@ from typer.testing import CliRunner
 from traindx.cli import app
 from traindx.errors import InputError
 from traindx.report.html import curves_report
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_report_puts_flagged_runs_first_and_bounds_the_page(tmp_path):
@@ -50,25 +45,9 @@ def test_diagnose_command_writes_the_page(tmp_path, small_default):  # noqa: F81
     assert "overfitting" in html and all(f"run{i}\\u003c\\u002fb" in html for i in range(4))
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (the CI script installs it)")
-def test_a_browser_draws_every_chart(tmp_path):
+def test_a_browser_draws_every_chart(browser_dom, tmp_path):
     page = curves_report(_curves(4, seed=1), tmp_path / "r.html")
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tempfile.mkdtemp()}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        page.as_uri(),
-    ]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    dom = browser_dom(page)
     # plotly draws the charts as SVG only once its script has run: 4 runs x 5 curves, 4 x-axis titles
     assert 'class="main-svg"' in dom
     assert dom.count('class="trace scatter') == 20
