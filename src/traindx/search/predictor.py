@@ -49,6 +49,22 @@ def targets(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"final": g.last(), "best": g.max(), "epochs": g.size()})
 
 
+def forest_mean_std(forest, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread across a fitted forest's trees (SMAC's uncertainty), as running sums.
+
+    Running sums keep memory at O(n) when scoring millions of candidates.
+    """
+    mean = np.zeros(len(X))
+    sq = np.zeros(len(X))
+    for tree in forest.estimators_:
+        p = tree.predict(X)
+        mean += p
+        sq += p * p
+    n = len(forest.estimators_)
+    mean /= n
+    return mean, np.sqrt(np.maximum(sq / n - mean**2, 0.0))
+
+
 class PerformancePredictor(RegressorMixin, BaseEstimator):
     """Meta-model of final (or best) validation accuracy given a run configuration.
 
@@ -261,16 +277,7 @@ class PerformancePredictor(RegressorMixin, BaseEstimator):
         if not return_std:
             return est.predict(X)
         if self.model == "forest":
-            # running mean/variance across trees: memory stays O(n) for millions of candidates
-            mean = np.zeros(len(X))
-            sq = np.zeros(len(X))
-            for tree in est.estimators_:
-                p = tree.predict(X)
-                mean += p
-                sq += p * p
-            n = len(est.estimators_)
-            mean /= n
-            return mean, np.sqrt(np.maximum(sq / n - mean**2, 0.0))
+            return forest_mean_std(est, X)
         if self.model == "boosting":
             return est.predict(X), np.full(len(X), self.residual_std_)
         scaled = est[:-1].transform(X)

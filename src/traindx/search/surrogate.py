@@ -32,6 +32,7 @@ from scipy.stats import kendalltau
 
 from traindx.search.features import SpaceFeaturizer, task_distance
 from traindx.search.knowledge import Source
+from traindx.search.predictor import forest_mean_std
 
 # fewest study results to judge a source by its ranking agreement (a Kendall tau on 3 pairs of 3 trials is
 # the least that can disagree at all), and to cross-validate the study's own forest
@@ -47,18 +48,6 @@ def _forest(n_estimators: int, seed: int):
 
     # SMAC's surrogate (Hutter et al., LION 2011): bootstrapped trees, their spread is the uncertainty
     return RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2, random_state=seed, n_jobs=1)
-
-
-def _forest_predict(est, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.zeros(len(X))
-    sq = np.zeros(len(X))
-    for tree in est.estimators_:
-        p = tree.predict(X)
-        mean += p
-        sq += p * p
-    n = len(est.estimators_)
-    mean /= n
-    return mean, np.sqrt(np.maximum(sq / n - mean**2, 0.0))
 
 
 @dataclass
@@ -176,13 +165,13 @@ class TransferSurrogate:
             w = self.weights_.get(m.name, m.prior)
             if w <= 0:
                 continue
-            mu, sd = _forest_predict(m.model, X[:, m.cols])
+            mu, sd = forest_mean_std(m.model, X[:, m.cols])
             mean += w * mu
             var += w * sd**2
             total += w
         w = self.weights_.get("own", 0.0)
         if getattr(self, "own_", None) is not None and w > 0:
-            mu, sd = _forest_predict(self.own_, np.nan_to_num(X, nan=-1.0))
+            mu, sd = forest_mean_std(self.own_, np.nan_to_num(X, nan=-1.0))
             mean += w * mu
             var += w * sd**2
             total += w
