@@ -55,7 +55,9 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.2f}")
         rows = {
             "start-up (traindx --version)": [wall([*tdx, "--version"]) for _ in range(args.repeats)],
-            "diagnose one.csv (target < 2 s)": [wall([*tdx, "diagnose", str(one)]) for _ in range(args.repeats)],
+            "diagnose one.csv (target < 2 s)": [
+                wall([*tdx, "diagnose", str(one)]) for _ in range(args.repeats)
+            ],
             "diagnose 1,000 runs (target < 5 s)": [
                 wall([*tdx, "diagnose", str(thousand), "--summary"]) for _ in range(args.repeats)
             ],

@@ -47,7 +47,9 @@ def test_diagnosing_with_the_shipped_model_loads_no_scikit_learn():
 
 
 def test_a_stale_model_is_an_error_naming_the_rebuild_and_is_never_refitted(monkeypatch):
-    monkeypatch.setattr(default, "stale_reason", lambda: "the shipped default model was built for another version")
+    monkeypatch.setattr(
+        default, "stale_reason", lambda: "the shipped default model was built for another version"
+    )
     monkeypatch.setattr(default, "fit_default", lambda *a: pytest.fail("refitted in a normal call"))
     default_diagnoser.cache_clear()
     try:
@@ -70,7 +72,9 @@ def test_a_refit_reproduces_the_shipped_model():
     """Every learned label is fitted independently on the same seeded rows: refit one forecast and one cause
     and compare them with the shipped file (the whole build is `python -m traindx.diagnose.build_default`)."""
     shipped, meta = load_task_free(model_path())
-    assert isinstance(shipped, TaskFreeDiagnoser) and meta["corpus_sha256"] == expected_meta()["corpus_sha256"]
+    assert (
+        isinstance(shipped, TaskFreeDiagnoser) and meta["corpus_sha256"] == expected_meta()["corpus_sha256"]
+    )
     runs, curves = default.load_corpus()
     X, y, info = default.training_set(runs, curves)
     labels = ["final_overfitting"] + [lbl for lbl in shipped.labels_ if lbl.startswith("cause_")][:1]
