@@ -148,10 +148,10 @@ def _diagnose_task_free(diag, curves, at_epoch, runs) -> pd.DataFrame:
     calls = raised[labels].to_numpy()
     out["advice"] = [advice_for([lbl for lbl, on in zip(labels, row, strict=True) if on]) for row in calls]
     notes = []
-    for i in range(len(X)):
-        why = {}
-        for label in labels:
-            r = reasons[label].iat[i]
+    reason_rows = list(zip(*(reasons[label].tolist() for label in labels), strict=True))
+    for row in reason_rows:
+        why: dict[str, list[str]] = {}
+        for label, r in zip(labels, row, strict=True):
             if r:
                 why.setdefault(r, []).append(label)
         notes.append("; ".join(f"{', '.join(lbls)}: {r}" for r, lbls in why.items()))

@@ -68,19 +68,22 @@ class BoostedProbability:
         n, n_trees = len(X), len(self.roots)
         rows = np.tile(np.arange(n), n_trees)
         node = np.repeat(self.roots, n)
-        total = np.zeros(n)
+        pos = np.arange(len(node))
+        leaf = np.empty_like(node)
+        is_leaf = self.left == np.arange(len(self.left))
+        # every (tree, row) pair steps down at once; pairs that reached a leaf leave the active set
         while len(node):
-            at_leaf = self.left[node] == node
-            if at_leaf.any():
-                np.add.at(total, rows[at_leaf], self.value[node[at_leaf]])
-                keep = ~at_leaf
-                node, rows = node[keep], rows[keep]
+            done = is_leaf[node]
+            if done.any():
+                leaf[pos[done]] = node[done]
+                keep = ~done
+                node, rows, pos = node[keep], rows[keep], pos[keep]
                 if not len(node):
                     break
             x = X[rows, self.feature[node]]
             go_left = np.where(np.isnan(x), self.nan_left[node], x <= self.threshold[node])
             node = np.where(go_left, self.left[node], self.right[node])
-        return total + self.baseline[0]
+        return self.value[leaf].reshape(n_trees, n).sum(axis=0) + self.baseline[0]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, 2) array of [P(0), P(1)]."""

@@ -44,12 +44,12 @@ corpus_dir = corpus_root  # the name earlier releases used
 
 
 def hide_context(curves: pd.DataFrame, seed: int = HIDE_SEED) -> pd.DataFrame:
-    """Copy of the curves with context blanked per run at random: ``max_epochs`` on 1/3 of the runs,
-    ``n_classes`` on 1/2, ``n_val``/``n_test`` on 1/2 and the losses on 1/5 (independent draws, seeded).
+    """Copy of the curves with context blanked per run at random: ``max_epochs`` and ``train_size`` /
+    ``batch_size`` each on 1/3 of the runs, ``n_classes`` on 1/2, ``n_val``/``n_test`` on 1/2 and the losses on 1/5 (independent draws, seeded).
 
     Example:
         >>> c = pd.DataFrame({"run_id": [str(i) for i in range(300)], "epoch": 1, "max_epochs": 9.0})
-        >>> 0.25 < hide_context(c)["max_epochs"].isna().mean() < 0.42
+        >>> bool(0.25 < hide_context(c)["max_epochs"].isna().mean() < 0.42)
         True
     """
     out = curves.copy()
@@ -144,7 +144,7 @@ def expected_meta(folder: str | Path | None = None) -> dict:
 
     Example:
         >>> sorted(expected_meta())[:2]
-        ['corpus_sha256', 'fractions']
+        ['corpus_sha256', 'features']
     """
     from traindx import __version__
     from traindx.diagnose.task_free import FEATURES

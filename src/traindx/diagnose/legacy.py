@@ -12,7 +12,7 @@ Some runs are shown without set sizes or test metrics (:func:`hide_optional`), s
 neither (TensorBoard, MLflow) are read correctly too.
 
 Example:
-    >>> from traindx.diagnose.default import CHECKPOINTS
+    >>> from traindx.diagnose.legacy import CHECKPOINTS
     >>> CHECKPOINTS[0]
     1
 """

@@ -67,13 +67,13 @@ FEATURES = (
 )  # fmt: skip
 
 
-def _wide(curves: pd.DataFrame, metric: str, runs: pd.Index, n_epochs: int) -> np.ndarray:
+def _wide(curves: pd.DataFrame, metric: str, codes: np.ndarray, n_runs: int, n_epochs: int) -> np.ndarray:
     """(runs x epochs) array of one metric, gaps inside a run filled from the previous logged epoch."""
+    out = np.full((n_runs, n_epochs), np.nan)
     if metric not in curves.columns:
-        return np.full((len(runs), n_epochs), np.nan)
-    wide = curves.pivot_table(index="run_id", columns="epoch", values=metric, aggfunc="last", dropna=False)
-    wide = wide.reindex(index=runs, columns=np.arange(1, n_epochs + 1))
-    return wide.ffill(axis=1).to_numpy(dtype=float)
+        return out
+    out[codes, curves["epoch"].to_numpy() - 1] = curves[metric].to_numpy(dtype=float)
+    return pd.DataFrame(out).ffill(axis=1).to_numpy() if np.isnan(out).any() else out
 
 
 def _at(a: np.ndarray, col: np.ndarray) -> np.ndarray:
@@ -170,13 +170,17 @@ def task_free_features(curves: pd.DataFrame, at_epoch: int | None = None) -> pd.
         curves = curves[curves["epoch"] <= at_epoch]
         if curves.empty:
             raise InputError(f"no run has an epoch <= {at_epoch}; epochs are 1-based")
-    runs = pd.Index(pd.unique(curves["run_id"]), name="run_id")
-    g = curves.groupby("run_id")["epoch"]
-    last = g.max().reindex(runs).to_numpy()
-    first = g.min().reindex(runs).to_numpy()
+    codes, uniques = pd.factorize(curves["run_id"])
+    runs = pd.Index(uniques, name="run_id")
+    epoch = curves["epoch"].to_numpy()
+    last = np.zeros(len(runs), dtype=int)
+    np.maximum.at(last, codes, epoch)
+    first = np.full(len(runs), np.iinfo(np.int64).max)
+    np.minimum.at(first, codes, epoch)
     n_epochs = int(last.max())
     end = last - 1
-    A = {m: _wide(curves, m, runs, n_epochs) for m in ACC + LOSS}
+    # validated curves hold one row per (run, epoch), so each metric is a plain scatter into a (runs x epochs) grid
+    A = {m: _wide(curves, m, codes, len(runs), n_epochs) for m in ACC + LOSS}
     cols = np.arange(n_epochs)[None, :]
     P = {
         m: np.where((cols <= end[:, None]) & (cols >= (first - 1)[:, None]), a, np.nan) for m, a in A.items()
@@ -266,11 +270,12 @@ def task_free_features(curves: pd.DataFrame, at_epoch: int | None = None) -> pd.
 
 
 def fraction_epoch(planned: np.ndarray | pd.Series, fraction: float) -> np.ndarray:
-    """The epoch that ends ``fraction`` of planned training: ``max(1, round(fraction * planned))``.
+    """The epoch that ends ``fraction`` of planned training: ``max(1, round(fraction * planned))``, halves up
+    (10% of 25 epochs is epoch 3).
 
     Example:
         >>> fraction_epoch(np.array([20, 25, 30]), 0.1).tolist()
-        [2, 2, 3]
+        [2, 3, 3]
     """
     return np.maximum(1, np.floor(np.asarray(planned, dtype=float) * fraction + 0.5)).astype(int)
 

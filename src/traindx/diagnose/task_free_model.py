@@ -108,13 +108,13 @@ class TaskFreeDiagnoser:
     def unjudged(self, X: pd.DataFrame) -> dict[str, pd.Series]:
         """Per label, a reason per run it is not judged on ("" where it is judged)."""
         out = {}
-        outside = pd.Series("", index=X.index)
+        first_out = [""] * len(X)
         for feat, (lo, hi) in self.ranges_.items():
             v = X[feat].to_numpy(dtype=float)
-            bad = (v < lo) | (v > hi)
-            for i in np.flatnonzero(bad):
-                if not outside.iat[i]:
-                    outside.iat[i] = f"{feat}={v[i]:.3g} lies outside the corpus range [{lo:.3g}, {hi:.3g}]"
+            for i in np.flatnonzero((v < lo) | (v > hi)):
+                if not first_out[i]:
+                    first_out[i] = f"{feat}={v[i]:.3g} lies outside the corpus range [{lo:.3g}, {hi:.3g}]"
+        outside = pd.Series(first_out, index=X.index)
         for label in self.labels_:
             need = list(needs(label))
             missing = X[need].isna()
