@@ -403,10 +403,132 @@ def user_space_speed(pools: dict[str, pd.DataFrame], tasks: list[str]) -> None:
         print(f"{name:30s} median {np.median(times[1:]) * 1000:.0f} ms (first call {times[0] * 1000:.0f} ms)")
 
 
+# --- the corpus's own space, leave-task-out on the many-task corpus -----------------------------------------
+def corpus_task_pools() -> dict[str, pd.DataFrame]:
+    """Per task of the shipped many-task corpus: its distinct settings rows (the corpus's own search space) and
+    their value, the mean over seeds of the final validation accuracy with the data conditions' factorial
+    main effects removed (:func:`traindx.search.knowledge.remove_condition_effects`)."""
+    from traindx.search.corpus import MANY_TASK, load_corpus
+
+    runs, curves = load_corpus(MANY_TASK)
+    runs = runs[runs["status"] == "finished"].reset_index(drop=True)
+    t = targets(curves)
+    runs = runs[runs["run_id"].isin(t.index)].reset_index(drop=True)
+    y = knowledge.remove_condition_effects(runs, t.loc[runs["run_id"], "final"].to_numpy(dtype=float))
+    table = knowledge.corpus_settings(runs).assign(dataset=runs["dataset"].to_numpy(), value=y)
+    cols = list(knowledge.CORPUS_SETTINGS)
+    out = {}
+    for task, g in table.groupby("dataset", sort=True):
+        out[str(task)] = g.groupby(cols, as_index=False)["value"].mean()
+    return out
+
+
+def corpus_task_space(pool: pd.DataFrame) -> dict:
+    """The corpus's own search space on one task: each setting's levels in the design (width: the task's
+    model family's capacities)."""
+    space = {}
+    for col in knowledge.CORPUS_SETTINGS:
+        levels = sorted(pool[col].unique().tolist())
+        if len(levels) > 1:
+            space[col] = CategoricalDistribution(levels)
+    return space
+
+
+def corpus_replay(pool: pd.DataFrame, space: dict, sampler, budget: int) -> list[float]:
+    """Best-so-far value of a study replayed on a task's pool: a proposal is answered by the pool row(s)
+    nearest to it (each setting's level index scaled to [0, 1]; ties averaged)."""
+    names = list(space)
+    index = {
+        n: {v: i / max(len(space[n].choices) - 1, 1) for i, v in enumerate(space[n].choices)} for n in names
+    }
+    ordinal = {n: all(isinstance(c, (int, float)) for c in space[n].choices) for n in names}
+    U = np.column_stack([pool[n].map(index[n]).to_numpy(dtype=float) for n in names])
+    vals = pool["value"].to_numpy()
+
+    def objective(trial):
+        u = np.array([index[n][trial.suggest_categorical(n, space[n].choices)] for n in names])
+        diff = np.abs(U - u)
+        for j, n in enumerate(names):
+            if not ordinal[n]:
+                diff[:, j] = (diff[:, j] > 0).astype(float)
+        d = (diff**2).sum(1)
+        return float(vals[d <= d.min() + 1e-12].mean())
+
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=budget)
+    return list(np.maximum.accumulate([t.value for t in study.trials]))
+
+
+def corpus_task_sampler(method: str, space: dict, held_out: list, task_meta: dict, seed: int):
+    if method == "meta":
+        return MetaSampler(search_space=space, knowledge=held_out, task=task_meta, seed=seed)
+    if method == "meta_none":
+        return MetaSampler(search_space=space, knowledge=[], seed=seed)
+    if method == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def corpus_tasks_split(tasks: list[str]) -> tuple[list[str], list[str]]:
+    """Design tasks and report tasks: alternate in name order (fixed before any result was seen)."""
+    return tasks[0::2], tasks[1::2]
+
+
+def corpus_tasks_benchmark(args) -> None:
+    from traindx.search.corpus import corpus_meta_features
+
+    t0 = time.perf_counter()
+    pools = corpus_task_pools()
+    design, report = corpus_tasks_split(sorted(pools))
+    tasks = design if args.task_set == "design" else report
+    if args.tasks:
+        tasks = tasks[: args.tasks]
+    print(f"{args.task_set} tasks ({len(tasks)}): {', '.join(tasks)}")
+    meta = corpus_meta_features()
+    budgets = sorted({20, args.budget})
+    methods = ("meta", "meta_none", "tpe", "random") if args.with_none else ("meta", "tpe", "random")
+    rows = []
+    for task in tasks:
+        pool = pools[task]
+        space = corpus_task_space(pool)
+        held_out = knowledge.shipped(exclude=(task,))
+        for seed in range(args.seeds):
+            for m in methods:
+                sampler = corpus_task_sampler(m, space, held_out, meta.get(task, {}), seed)
+                c = corpus_replay(pool, space, sampler, max(budgets))
+                rows.append({"task": task, "seed": seed, "method": m, **{f"B{b}": c[b - 1] for b in budgets},
+                             "pool_best": float(pool["value"].max()), "pool_median": float(pool["value"].median())})  # fmt: skip
+        print(f"{task} ({len(pool)} configurations): done ({time.perf_counter() - t0:.0f}s)", flush=True)
+        if args.out:  # after every task, so an interrupted run keeps what it measured
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+    table = pd.DataFrame(rows)
+    print(f"\n## corpus space, leave-task-out, {len(tasks)} {args.task_set} tasks, {args.seeds} seeds: best value "
+          "(mean validation accuracy, data-condition effects removed), median over tasks of the per-task median "
+          "over seeds; normalised: 0 = pool median, 1 = pool best")  # fmt: skip
+    per_task = table.groupby(["method", "task"]).median(numeric_only=True)
+    for b in budgets:
+        raw = {m: float(per_task.loc[m, f"B{b}"].median()) for m in methods}
+        norm = {
+            m: float(((per_task.loc[m, f"B{b}"] - per_task.loc[m, "pool_median"])
+                      / (per_task.loc[m, "pool_best"] - per_task.loc[m, "pool_median"]).clip(lower=1e-9)).median())
+            for m in methods
+        }  # fmt: skip
+        wins = {m: int((per_task.loc[m, f"B{b}"] >= per_task.loc["tpe", f"B{b}"]).sum()) for m in methods}
+        print(f"B={b:2d} " + " ".join(f"{m}={raw[m]:.4f}" for m in methods))
+        print("     normalised " + " ".join(f"{m}={norm[m]:.3f}" for m in methods))
+        print("     tasks where >= TPE: " + " ".join(f"{m}={wins[m]}/{len(tasks)}" for m in methods))
+    print(f"total {time.perf_counter() - t0:.0f}s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--space", choices=("corpus", "user"), default="corpus")
-    ap.add_argument("--tasks", type=int, default=8, help="user space: PMLB tasks")
+    ap.add_argument("--space", choices=("corpus", "user", "tasks"), default="corpus")
+    ap.add_argument("--task-set", choices=("design", "report"), default="report", help="tasks space")
+    ap.add_argument("--out", help="tasks space: write the per-study table as CSV")
+    ap.add_argument("--with-none", action="store_true", help="tasks space: also MetaSampler(knowledge=[])")
+    ap.add_argument(
+        "--tasks", type=int, default=None, help="user space: PMLB tasks (8); tasks space: first N"
+    )
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--pool", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=3)
@@ -415,7 +537,11 @@ def main() -> None:
     ap.add_argument("--skip-ranks", action="store_true", help="search only")
     ap.add_argument("--search-datasets", nargs="+", default=list(DATASETS))
     args = ap.parse_args()
+    if args.space == "tasks":
+        corpus_tasks_benchmark(args)
+        return
     if args.space == "user":
+        args.tasks = args.tasks or 8
         user_space_benchmark(args)
         return
     CACHE.parent.mkdir(parents=True, exist_ok=True)
