@@ -161,17 +161,21 @@ class MetaSampler(SurrogateSampler):
         if surrogate is None:
             return {}
         n_done = self._fitted_on
+        kappa = self.kappa
         if n_done < self.n_startup_trials:
             # still exploring: follow the sources as often as they are trusted (their task similarity, then
-            # their agreement with this study's trials), else draw at random
+            # their agreement with this study's trials), else draw at random. Following them means proposing
+            # what they rate best, as warm-starting from similar tasks' best configurations does (Feurer et
+            # al., AAAI 2015): their spread is disagreement between tasks, not something a trial resolves
             if self._rng.random() >= surrogate.trust_:
                 return {}
+            kappa = 0.0
         elif self._rng.random() < self.random_fraction:
             return {}
         seed = int(self._rng.integers(2**31))
         cand = sample_candidates(search_space, self.n_candidates, seed=seed)
         mean, std = surrogate.predict(cand)
-        score = mean + self.kappa * std
+        score = mean + kappa * std
         # a configuration already tried teaches nothing new (and in a discrete space the surrogate's best
         # would be proposed again and again): its candidates are ruled out
         tried = self._tried(study, search_space, surrogate)
