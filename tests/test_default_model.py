@@ -69,15 +69,15 @@ def test_the_version_is_checked_at_load(tmp_path):
 
 @pytest.mark.slow
 def test_a_refit_reproduces_the_shipped_model():
-    """Every learned label is fitted independently on the same seeded rows: refit one forecast and one cause
-    and compare them with the shipped file (the whole build is `python -m traindx.diagnose.build_default`)."""
+    """Every learned label is fitted independently on the same seeded rows: refit one forecast
+    and compare it with the shipped file (the whole build is `python -m traindx.diagnose.build_default`)."""
     shipped, meta = load_task_free(model_path())
     assert (
         isinstance(shipped, TaskFreeDiagnoser) and meta["corpus_sha256"] == expected_meta()["corpus_sha256"]
     )
     runs, curves = default.load_corpus()
     X, y, info = default.training_set(runs, curves)
-    labels = ["final_overfitting"] + [lbl for lbl in shipped.labels_ if lbl.startswith("cause_")][:1]
+    labels = ["final_overfitting"]  # one label keeps the test near a minute; build_default refits them all
     choose = {
         "final": info["fraction"].isin(default.FORECAST_FRACTIONS).to_numpy(),
         "cause": info["fraction"].isin(default.CAUSE_FRACTIONS).to_numpy(),
