@@ -44,6 +44,8 @@ from traindx.signals import gradients, weights
 INDICATORS: tuple[str, ...] = tuple(cls.name for cls in REGISTRY)
 #: Columns of the signal record (``Monitor.history``), a stable interchange format.
 HISTORY_COLUMNS = ["step", "epoch", "name", "layer", "value"]
+#: Unsampled steps keep their losses on the device; this many are folded into one vector (no host read).
+PENDING_CHUNK = 1000
 
 
 def _as_loss(loss: Any):
@@ -127,9 +129,9 @@ class Monitor:
         self._epochs: list[dict[str, float]] = []
         self._snap = None
         self._marker = None
+        self._update = None
         self._snap_step = 0
         self._snap_opt = 0
-        self._snap_clean = False
         self._unchanged_checks = 0
         self._opt_seen = 0
         self._reads = 0
@@ -156,9 +158,12 @@ class Monitor:
             held = {id(p) for g in optimizer.param_groups for p in g["params"]}
             self._missing_from_optimizer = sum(1 for _, p in self._probe.trainable() if id(p) not in held)
         self._init_scales = self._measure_init()
+        t1 = time.perf_counter()
+        self._schedule.charge(t1 - t0)
         self._probe.arm()  # the very first forward pass is sampled
-        self._schedule.charge(time.perf_counter() - t0)
+        self._prepare(-1)  # its parameter copy: the update ratio of step 0
         self._last_end: float | None = time.perf_counter()
+        self._schedule.charge(self._last_end - t1, cycle=True)
 
     # -- public API ----------------------------------------------------------------------------------------
     def step(self, loss: Any) -> None:
@@ -175,29 +180,35 @@ class Monitor:
         self._pending.append(_as_loss(loss))
         sampled = self._probe.armed
         try:
-            if self._snap is not None:
-                self._maybe_compare(k, sampled)
             if sampled:
                 self._read(k)
                 self.writers.maybe_flush(self)
-            elif len(self._pending) >= 1000:
-                self._flush_losses()
+            else:
+                if self._snap is not None and self._update is None and self._probe._opt_handle is not None:
+                    # accumulation: the copy's optimizer step came after its sample; compare now, read later
+                    self._update = self._update_tensors(k)
+                if len(self._pending) >= PENDING_CHUNK:
+                    self._compact_losses()
         except Exception as exc:  # noqa: BLE001 - the monitor must never break the training loop
             self._disable("collection", exc, k)
         finally:
             if sampled:
                 self._probe.disarm()
-        self._opt_seen = self._probe.optimizer_steps
+        opt_before, self._opt_seen = self._opt_seen, self._probe.optimizer_steps
         self._step = k + 1
         hook_s = self._probe.take_hook_time()
         t1 = time.perf_counter()
-        elapsed = t1 - t0
-        self._schedule.record(k, sampled, elapsed + hook_s, max(train_s - hook_s, 0.0))
-        if self._schedule.due(k + 1):
+        self._schedule.record(k, sampled, t1 - t0 + hook_s, max(train_s - hook_s, 0.0))
+        due = self._schedule.due(k + 1)
+        if due:
             self._probe.arm()
+            try:
+                self._prepare(k, opt_before)
+            except Exception as exc:  # noqa: BLE001
+                self._disable("collection", exc, k)
         self._last_end = time.perf_counter()
-        # the schedule's own call and arming
-        self._schedule.charge(self._last_end - t1)
+        # the schedule's own call; before a sample also arming and the parameter copy, part of its cost
+        self._schedule.charge(self._last_end - t1, cycle=due)
 
     def epoch_end(
         self,
@@ -377,12 +388,14 @@ class Monitor:
             self._disable("weight_init", exc, 0)
             return []
 
-    def _flush_losses(self) -> None:
+    def _flush_losses(self, read: list | None = None) -> None:
+        """Hand the pending losses to the loss track and the record (``read``: their values, already read)."""
         if not self._pending:
             return
         from traindx.monitor.torch import to_floats
 
-        values = to_floats(self._pending)
+        read = to_floats(self._pending) if read is None else read
+        values = [x for v in read for x in (v if isinstance(v, list) else (v,))]
         first = len(self._loss)  # one loss per step() call, so its index is its step
         self._pending.clear()
         self._loss.extend(values)
@@ -394,10 +407,19 @@ class Monitor:
                 self._at = s
                 self._emit("loss", {"step": s, "loss": v})
 
-    def _read(self, k: int) -> None:
-        """The sampled step: one batched device-to-host read of what the live indicators need."""
+    def _compact_losses(self) -> None:
+        """Many unsampled steps in a row (a long fixed period): fold the pending losses into one on-device
+        vector, so that the list stays short without a host read."""
         import torch
 
+        p = self._pending
+        if all(isinstance(v, torch.Tensor) for v in p) and len({v.device for v in p}) == 1:
+            self._pending = [torch.cat([v.float().reshape(-1) for v in p])]
+        else:  # floats among them: the loop reads its losses itself
+            self._flush_losses()
+
+    def _read(self, k: int) -> None:
+        """The sampled step: one batched device-to-host read of what the live indicators need."""
         from traindx.monitor.torch import to_floats
 
         self._reads += 1
@@ -415,7 +437,17 @@ class Monitor:
         tensors += [t for _, g, _, wn in layers for t in (g, wn)]
         tensors += [d for d, _ in cap.dead] + [s for s, _ in cap.saturated] + cap.input_rms
         tensors += [s for s, _ in cap.output]
-        it = iter(to_floats(tensors))
+        update = self._update
+        if update is None and self._snap is not None:
+            update = self._update = self._update_tensors(k)
+        if update is not None:
+            tensors += update["tensors"]
+            if update["kept"] is not None and update["kept"][1] is not None:
+                tensors.append(update["kept"][1])
+        # the one device-to-host transfer of the sample: its values and every loss since the last one
+        n = len(tensors)
+        read = to_floats(tensors + self._pending)
+        it = iter(read[:n])
         values: dict[str, Any] = {"grad_norm": next(it), "n_grads": n_grads}
         values["grad_uniformity"] = [next(it)] if last_grad is not None else []
         values["layers"] = [(n, next(it), numel, next(it)) for n, _, numel, _ in layers]
@@ -424,8 +456,10 @@ class Monitor:
         values["input_rms"] = [next(it) for _ in cap.input_rms]
         values["output"] = [(next(it), width) for _, width in cap.output]
         values["root_training"] = probe.modes()
-
-        self._flush_losses()
+        if update is not None:
+            u = [next(it) for _ in update["tensors"]]
+            change = next(it) if update["kept"] is not None and update["kept"][1] is not None else None
+        self._flush_losses(read[n:])
         self._at = k
         if n_grads:
             self._record(k, "gradient_norm", values["grad_norm"])
@@ -442,63 +476,87 @@ class Monitor:
                 },
             )
         self._emit("sample", values)
-        if self._snap is None and "snapshot" in need:
-            with torch.no_grad():
-                snap = probe.snapshot()
-                gns = to_floats(gradients.layer_norms([p.grad for _, p, _ in snap]))
-            self._snap = [s for s, g in zip(snap, gns, strict=True) if g > 0 and math.isfinite(g)] or None
-            self._snap_step, self._snap_opt, self._unchanged_checks = k, probe.optimizer_steps, 0
-            # one optimizer step per step() call around the snapshot: gradients are not accumulated on purpose
-            self._snap_clean = probe._opt_handle is not None and probe.optimizer_steps == self._opt_seen + 1
-            self._marker = (
-                probe.grad_marker() if self._snap_clean and "missing_zero_grad" in self._status else None
-            )
+        if update is not None:
+            self._emit_update(update, u, change)
 
-    def _maybe_compare(self, k: int, sampled: bool) -> None:
-        probe = self._probe
-        if probe._opt_handle is not None:
-            if probe.optimizer_steps <= self._snap_opt:
-                return  # gradient accumulation: no optimizer step since the snapshot yet
-        elif k != self._snap_step + 1 and not sampled:
+    def _prepare(self, k: int, opt_before: int | None = None) -> None:
+        """Before a sampled step: copy the trained parameters, so that the sample reads the update of its
+        own optimizer step in the same transfer as the rest (device work only, no host read)."""
+        if self._snap is not None or "snapshot" not in self._needs or "collection" in self._disabled:
             return
         import torch
 
-        from traindx.monitor.torch import to_floats
-
-        snap, marker = self._snap, self._marker
+        probe = self._probe
         with torch.no_grad():
-            tensors = probe.update_ratios(snap)
-            kept = None
+            self._snap = probe.snapshot()
+        self._update = None
+        self._snap_step, self._snap_opt, self._unchanged_checks = k, probe.optimizer_steps, 0
+        # one optimizer step per step() call around the copy: gradients are not accumulated on purpose
+        clean = opt_before is not None and probe._opt_handle is not None
+        clean = clean and probe.optimizer_steps == opt_before + 1
+        self._marker = probe.grad_marker() if clean and "missing_zero_grad" in self._status else None
+
+    def _update_tensors(self, k: int) -> dict | None:
+        """On-device ||dW||/||W|| since the copy (and the kept-gradient check), or None if not comparable yet."""
+        probe, snap = self._probe, self._snap
+        if probe._opt_handle is not None and probe.optimizer_steps <= self._snap_opt:
+            return None  # gradient accumulation: no optimizer step since the copy yet
+        import torch
+
+        live = [(n, p, c) for n, p, c in snap if p.grad is not None]
+        if any(c.device != p.device or c.shape != p.shape for _, p, c in live):
+            self._snap = self._marker = None  # the model moved or was resized since the copy
+            return None
+        if not live:
+            return None
+        with torch.no_grad():
+            ratios = weights.update_ratios([c for _, _, c in live], [p.detach() for _, p, _ in live])
+            gnorms = gradients.layer_norms([p.grad for _, p, _ in live])
+            marker, kept = self._marker, None
             if marker is not None:
                 clean = k == self._snap_step + 1 and probe.optimizer_steps == self._snap_opt + 1
-                same, change = probe.grad_kept(marker) if clean else (False, None)
-                kept = (same, change)
-                if change is not None:
-                    tensors = [*tensors, change]
-            vals = to_floats(tensors)
-        if kept is not None and kept[1] is not None:
-            kept = (kept[0], vals.pop())
-        elif kept is not None:
-            kept = (
-                (False, 1.0) if kept[0] is False and marker is not None and k == self._snap_step + 1 else None
-            )
+                kept = probe.grad_kept(marker) if clean else (False, None)
         self._marker = None
-        changed = [r > 0 for r in vals]
-        self._at = k
-        values = {
-            "ratios": [(name, p.dim(), r) for (name, p, _), r in zip(snap, vals, strict=True)],
-            "names": [name for name, _, _ in snap],
-            "changed": changed,
-            "unchanged_checks": self._unchanged_checks,
-            "since_snapshot": k - self._snap_step,
-            "with_optimizer": probe._opt_handle is not None,
-            "grad_reused": kept,
-        }
+        return {"step": k, "live": live, "tensors": [*ratios, *gnorms], "kept": kept, "marker": marker}
+
+    def _emit_update(self, update: dict, vals: list[float], change: float | None) -> None:
+        """Hand the update values of one comparison (read with the sample) to the indicators."""
+        live = update["live"]
+        ratios, gnorms = vals[: len(live)], vals[len(live) :]
+        k = update["step"]
+        kept = update["kept"]
+        if kept is not None and kept[1] is not None:
+            kept = (kept[0], change)
+        elif kept is not None:
+            kept = (False, 1.0) if kept[0] is False and k == self._snap_step + 1 else None
+        # parameters whose gradient is zero or not finite have nothing to say about the update
+        rows = [
+            (n, p, r)
+            for (n, p, _), r, g in zip(live, ratios, gnorms, strict=True)
+            if g > 0 and math.isfinite(g)
+        ]
+        self._update = None
+        if not rows:
+            self._snap = None
+            return
+        changed = [r > 0 for _, _, r in rows]
         if any(changed):
             self._snap = None
         else:
-            # nothing moved: keep the snapshot and look again at later sampled steps (accumulation without an
+            # nothing moved: keep the copy and look again at later samples (accumulation without an
             # optimizer handle moves the weights only every few calls)
             self._unchanged_checks += 1
-            values["unchanged_checks"] = self._unchanged_checks
-        self._emit("update", values)
+        at, self._at = self._at, k
+        self._emit(
+            "update",
+            {
+                "ratios": [(n, p.dim(), r) for n, p, r in rows],
+                "names": [n for n, _, _ in rows],
+                "changed": changed,
+                "unchanged_checks": self._unchanged_checks,
+                "since_snapshot": k - self._snap_step,
+                "with_optimizer": self._probe._opt_handle is not None,
+                "grad_reused": kept,
+            },
+        )
+        self._at = at

@@ -53,16 +53,30 @@ def _first_tensor(out):
     return None
 
 
-def to_floats(values: list) -> list[float]:
-    """0-d tensors (and numbers) to floats with a single device-to-host transfer where possible."""
+def to_floats(values: list) -> list:
+    """Tensors (and numbers) to floats with a single device-to-host transfer where possible: a 0-d tensor
+    becomes a float, a 1-d one a list of floats.
+
+    Example:
+        >>> to_floats([torch.tensor(1.5), 2, torch.tensor([3.0, 4.0])])
+        [1.5, 2.0, [3.0, 4.0]]
+    """
     tensors = [v for v in values if isinstance(v, torch.Tensor)]
     if not tensors:
         return [float(v) for v in values]
     try:
-        flat = iter(torch.stack([t.detach().float().reshape(()) for t in tensors]).tolist())
-    except RuntimeError:  # tensors on several devices
-        flat = iter([t.detach().float().item() for t in tensors])
-    return [next(flat) if isinstance(v, torch.Tensor) else float(v) for v in values]
+        flat = torch.cat([t.detach().float().reshape(-1) for t in tensors]).tolist()
+    except RuntimeError:  # tensors on several devices: one transfer each
+        flat = [x for t in tensors for x in t.detach().float().reshape(-1).tolist()]
+    out, i = [], 0
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            n = v.numel()
+            out.append(flat[i] if v.dim() == 0 else flat[i : i + n])
+            i += n
+        else:
+            out.append(float(v))
+    return out
 
 
 @dataclass
@@ -229,8 +243,8 @@ class TorchProbe:
         ]
 
     def snapshot(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-        """Copies of the trainable parameters that received a gradient (for ||dW||/||W|| after the next step)."""
-        return [(n, p, p.detach().clone()) for n, p in self.trainable() if p.grad is not None]
+        """Copies of the trainable parameters (for ||dW||/||W|| after the next optimizer step)."""
+        return [(n, p, p.detach().clone()) for n, p in self.trainable()]
 
     def grad_marker(self):
         """(weak reference to the last weight layer's gradient tensor, a copy of its first elements), or None.
