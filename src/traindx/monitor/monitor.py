@@ -130,6 +130,7 @@ class Monitor:
         self._snap = None
         self._marker = None
         self._update = None
+        self._resumed = False
         self._snap_step = 0
         self._snap_opt = 0
         self._unchanged_checks = 0
@@ -198,7 +199,8 @@ class Monitor:
         self._step = k + 1
         hook_s = self._probe.take_hook_time()
         t1 = time.perf_counter()
-        self._schedule.record(k, sampled, t1 - t0 + hook_s, max(train_s - hook_s, 0.0))
+        resumed, self._resumed = self._resumed, False
+        self._schedule.record(k, sampled, t1 - t0 + hook_s, max(train_s - hook_s, 0.0), resumed)
         due = self._schedule.due(k + 1)
         if due:
             self._probe.arm()
@@ -241,6 +243,7 @@ class Monitor:
         self.writers.flush(self)
         self._schedule.charge(time.perf_counter() - t0)
         self._last_end = time.perf_counter()
+        self._resumed = True
 
     @property
     def findings(self) -> list[Finding]:
@@ -301,13 +304,15 @@ class Monitor:
         """Remove every hook and flush pending losses; idempotent."""
         if self._closed:
             return
+        t0 = time.perf_counter()
         try:
             self._flush_losses()
             self.writers.close(self)
         finally:
             self._probe.close()
-            self._snap = self._marker = None
+            self._snap = self._marker = self._update = None
             self._closed = True
+            self._schedule.charge(time.perf_counter() - t0)
 
     def __enter__(self) -> Monitor:
         return self
@@ -374,16 +379,22 @@ class Monitor:
                 self._disable(ind.name, exc)
 
     # -- plumbing ------------------------------------------------------------------------------------------
-    def _measure_init(self) -> list[tuple[str, float]]:
-        """std(W)*sqrt(fan_in) of every trainable weight layer, read once before the first update."""
-        from traindx.monitor.torch import to_floats
+    def _measure_init(self) -> tuple[list[str], Any] | list:
+        """std(W)*sqrt(fan_in) of every trainable weight layer before the first update: computed on the
+        device now, read with the first sample."""
+        import torch
+
+        from traindx.monitor.torch import stack
 
         try:
             layers = [(n, w) for n, w in self._probe.layers if w.requires_grad and w.dim() >= 2]
-            vals = to_floats(
-                [w.detach().float().std() * math.sqrt(weights.fan_in(w.shape)) for _, w in layers]
-            )
-            return [(n, v) for (n, _), v in zip(layers, vals, strict=True)]
+            if not layers:
+                return []
+            with torch.no_grad():
+                scales = stack(
+                    [w.detach().float().std() * math.sqrt(weights.fan_in(w.shape)) for _, w in layers]
+                )
+            return [n for n, _ in layers], scales
         except Exception as exc:  # noqa: BLE001
             self._disable("weight_init", exc, 0)
             return []
@@ -414,57 +425,70 @@ class Monitor:
 
         p = self._pending
         if all(isinstance(v, torch.Tensor) for v in p) and len({v.device for v in p}) == 1:
-            self._pending = [torch.cat([v.float().reshape(-1) for v in p])]
+            chunks = [v.float() for v in p if v.dim() == 1]
+            self._pending = [torch.cat([*chunks, torch.stack([v.float() for v in p if v.dim() == 0])])]
         else:  # floats among them: the loop reads its losses itself
             self._flush_losses()
 
     def _read(self, k: int) -> None:
         """The sampled step: one batched device-to-host read of what the live indicators need."""
-        from traindx.monitor.torch import to_floats
+        from traindx.monitor.torch import stack, to_floats
 
         self._reads += 1
         probe, cap, need = self._probe, self._probe.capture, self._needs
-        (gnorm, n_grads), layers = (
-            probe.grad_stats() if need & {"grad_norm", "layer_grads"} else ((None, 0), [])
-        )
-        last_grad = None
+        # groups of on-device values (0-d or 1-d tensors, or floats), each read as a float or list of floats
+        group: dict[str, Any] = {}
+        n_grads, names, numels = 0, [], []
+        if need & {"grad_norm", "layer_grads"}:
+            gnorm, n_grads, names, numels, lg, lw = probe.grad_stats()
+            group["grad_norm"] = gnorm if gnorm is not None else float("nan")
+            if names:
+                group["layer_grad"], group["layer_weight"] = lg, lw
         if "grad_uniformity" in need:
-            last_grad = next((w.grad for _, w in reversed(probe.layers) if w.grad is not None), None)
-        tensors: list = [gnorm if gnorm is not None else float("nan")]
-        if last_grad is not None:
-            g = last_grad.detach().float().flatten()
-            tensors.append(g.abs().mean() / g.std())
-        tensors += [t for _, g, _, wn in layers for t in (g, wn)]
-        tensors += [d for d, _ in cap.dead] + [s for s, _ in cap.saturated] + cap.input_rms
-        tensors += [s for s, _ in cap.output]
+            last = next((w.grad for _, w in reversed(probe.layers) if w.grad is not None), None)
+            if last is not None:
+                g = last.detach().float().flatten()
+                group["uniformity"] = g.abs().mean() / g.std()
+        for key in ("dead", "saturated", "output"):
+            got = getattr(cap, key)
+            if got:
+                group[key] = stack([t for t, _ in got])
+        if cap.input_rms:
+            group["input_rms"] = stack(cap.input_rms)
         update = self._update
         if update is None and self._snap is not None:
             update = self._update = self._update_tensors(k)
         if update is not None:
-            tensors += update["tensors"]
+            group["ratios"], group["update_gnorms"] = update["tensors"]
             if update["kept"] is not None and update["kept"][1] is not None:
-                tensors.append(update["kept"][1])
+                group["kept"] = update["kept"][1]
+        init = self._init_scales if self._reads == 1 and isinstance(self._init_scales, tuple) else None
+        if init is not None:
+            group["init"] = init[1]
         # the one device-to-host transfer of the sample: its values and every loss since the last one
-        n = len(tensors)
-        read = to_floats(tensors + self._pending)
-        it = iter(read[:n])
-        values: dict[str, Any] = {"grad_norm": next(it), "n_grads": n_grads}
-        values["grad_uniformity"] = [next(it)] if last_grad is not None else []
-        values["layers"] = [(n, next(it), numel, next(it)) for n, _, numel, _ in layers]
-        values["dead"] = [(next(it), units) for _, units in cap.dead]
-        values["saturated"] = [(next(it), size) for _, size in cap.saturated]
-        values["input_rms"] = [next(it) for _ in cap.input_rms]
-        values["output"] = [(next(it), width) for _, width in cap.output]
+        keys = list(group)
+        read = to_floats([group[key] for key in keys] + self._pending)
+        got = dict(zip(keys, read, strict=False))
+        values: dict[str, Any] = {"grad_norm": got.get("grad_norm", float("nan")), "n_grads": n_grads}
+        values["grad_uniformity"] = [got["uniformity"]] if "uniformity" in got else []
+        values["layers"] = (
+            list(zip(names, got["layer_grad"], numels, got["layer_weight"], strict=True)) if names else []
+        )
+        values["dead"] = list(zip(got.get("dead", []), [u for _, u in cap.dead], strict=True))
+        values["saturated"] = list(zip(got.get("saturated", []), [z for _, z in cap.saturated], strict=True))
+        values["input_rms"] = got.get("input_rms", [])
+        values["output"] = list(zip(got.get("output", []), [w for _, w in cap.output], strict=True))
         values["root_training"] = probe.modes()
-        if update is not None:
-            u = [next(it) for _ in update["tensors"]]
-            change = next(it) if update["kept"] is not None and update["kept"][1] is not None else None
-        self._flush_losses(read[n:])
+        if init is not None:
+            self._init_scales = list(zip(init[0], got["init"], strict=True))
+        elif isinstance(self._init_scales, tuple):
+            self._init_scales = []
+        self._flush_losses(read[len(keys) :])
         self._at = k
         if n_grads:
             self._record(k, "gradient_norm", values["grad_norm"])
-        for n, g, numel, _wn in values["layers"]:
-            self._record(k, "grad_rms", gradients.rms(g, numel), n)
+        for name, g, numel, _wn in values["layers"]:
+            self._record(k, "grad_rms", gradients.rms(g, numel), name)
         if self._reads == 1:
             trainable = len(probe.trainable())
             self._emit(
@@ -477,7 +501,7 @@ class Monitor:
             )
         self._emit("sample", values)
         if update is not None:
-            self._emit_update(update, u, change)
+            self._emit_update(update, got["ratios"], got["update_gnorms"], got.get("kept"))
 
     def _prepare(self, k: int, opt_before: int | None = None) -> None:
         """Before a sampled step: copy the trained parameters, so that the sample reads the update of its
@@ -503,6 +527,8 @@ class Monitor:
             return None  # gradient accumulation: no optimizer step since the copy yet
         import torch
 
+        from traindx.monitor.torch import stack
+
         live = [(n, p, c) for n, p, c in snap if p.grad is not None]
         if any(c.device != p.device or c.shape != p.shape for _, p, c in live):
             self._snap = self._marker = None  # the model moved or was resized since the copy
@@ -512,17 +538,19 @@ class Monitor:
         with torch.no_grad():
             ratios = weights.update_ratios([c for _, _, c in live], [p.detach() for _, p, _ in live])
             gnorms = gradients.layer_norms([p.grad for _, p, _ in live])
+            tensors = [stack(ratios), stack(gnorms)]
             marker, kept = self._marker, None
             if marker is not None:
                 clean = k == self._snap_step + 1 and probe.optimizer_steps == self._snap_opt + 1
                 kept = probe.grad_kept(marker) if clean else (False, None)
         self._marker = None
-        return {"step": k, "live": live, "tensors": [*ratios, *gnorms], "kept": kept, "marker": marker}
+        return {"step": k, "live": live, "tensors": tensors, "kept": kept, "marker": marker}
 
-    def _emit_update(self, update: dict, vals: list[float], change: float | None) -> None:
+    def _emit_update(
+        self, update: dict, ratios: list[float], gnorms: list[float], change: float | None
+    ) -> None:
         """Hand the update values of one comparison (read with the sample) to the indicators."""
         live = update["live"]
-        ratios, gnorms = vals[: len(live)], vals[len(live) :]
         k = update["step"]
         kept = update["kept"]
         if kept is not None and kept[1] is not None:

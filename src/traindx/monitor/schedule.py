@@ -68,13 +68,17 @@ class Schedule:
             return step % self.every == 0
         return step >= self._next
 
-    def record(self, step: int, sampled: bool, monitor_s: float, train_s: float) -> None:
+    def record(
+        self, step: int, sampled: bool, monitor_s: float, train_s: float, resumed: bool = False
+    ) -> None:
         """Account one step: monitor seconds (its ``step()`` call plus hook time) and the training seconds
         before it (since the previous ``step()`` returned, hook time taken out). On a sampled step and the
-        one after it, training time above the typical unsampled step's counts as monitor time."""
+        one after it, training time above the typical unsampled step's counts as monitor time. ``resumed``:
+        the first step after an ``epoch_end``, whose gap (evaluation, a new data-loader pass) counts as one
+        typical step."""
         ref = self._typical if self._typical is not None else self._any
         if ref is not None:
-            train_s = min(train_s, GAP_CAP * ref)
+            train_s = min(train_s, (1.0 if resumed else GAP_CAP) * ref)
         touched = sampled or self._after_sample
         # the same cap on the monitor's side: on a loaded machine a 30 us call is sometimes descheduled for
         # 10-25 ms (measured at load average 10 on 2 cores), and one such pause would cost a short run its

@@ -79,6 +79,15 @@ def to_floats(values: list) -> list:
     return out
 
 
+def stack(tensors: list) -> torch.Tensor:
+    """0-d tensors as one float vector on their device (no host read), or on the host for a model spread
+    over several devices."""
+    try:
+        return torch.stack([t.detach().float() for t in tensors])
+    except RuntimeError:
+        return torch.stack([t.detach().float().cpu() for t in tensors])
+
+
 @dataclass
 class Capture:
     """What the hooks saw during one sampled forward pass (on-device scalars until read)."""
@@ -231,16 +240,17 @@ class TorchProbe:
     def trainable(self) -> list[tuple[str, torch.Tensor]]:
         return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
 
-    def grad_stats(self) -> tuple[list, list]:
-        """On-device (global grad norm, per weight layer [(name, norm, numel, weight norm)]) of this step."""
+    def grad_stats(self) -> tuple:
+        """This step's gradients, reduced on the device: (global norm or None, number of gradients, weight
+        layer names, their sizes, their gradient norms and weight norms as 1-d tensors, or None)."""
         grads = [p.grad for _, p in self.trainable() if p.grad is not None]
         layers = [(n, w) for n, w in self.layers if w.requires_grad and w.grad is not None]
         gnorm = gradients.global_norm(grads) if grads else None
-        lg = gradients.layer_norms([w.grad for _, w in layers])
-        lw = gradients.layer_norms([w.detach() for _, w in layers])
-        return [gnorm, len(grads)], [
-            (n, g, w.numel(), wn) for (n, w), g, wn in zip(layers, lg, lw, strict=True)
-        ]
+        if not layers:
+            return gnorm, len(grads), [], [], None, None
+        lg = stack(gradients.layer_norms([w.grad for _, w in layers]))
+        lw = stack(gradients.layer_norms([w.detach() for _, w in layers]))
+        return gnorm, len(grads), [n for n, _ in layers], [w.numel() for _, w in layers], lg, lw
 
     def snapshot(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
         """Copies of the trainable parameters (for ||dW||/||W|| after the next optimizer step)."""
