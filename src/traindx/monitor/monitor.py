@@ -185,7 +185,13 @@ class Monitor:
                 self._read(k)
                 self.writers.maybe_flush(self)
             else:
-                if self._snap is not None and self._update is None and self._probe._opt_handle is not None:
+                probe = self._probe
+                if (
+                    self._snap is not None
+                    and self._update is None
+                    and probe._opt_handle is not None
+                    and probe.optimizer_steps == self._snap_opt + 1
+                ):
                     # accumulation: the copy's optimizer step came after its sample; compare now, read later
                     self._update = self._update_tensors(k)
                 if len(self._pending) >= PENDING_CHUNK:
@@ -536,9 +542,9 @@ class Monitor:
         if not live:
             return None
         with torch.no_grad():
-            ratios = weights.update_ratios([c for _, _, c in live], [p.detach() for _, p, _ in live])
-            gnorms = gradients.layer_norms([p.grad for _, p, _ in live])
-            tensors = [stack(ratios), stack(gnorms)]
+            gnorms = stack(gradients.layer_norms([p.grad for _, p, _ in live]))
+            ratios = probe.update_ratios([c for _, _, c in live], [p.detach() for _, p, _ in live])
+            tensors = [ratios, gnorms]
             marker, kept = self._marker, None
             if marker is not None:
                 clean = k == self._snap_step + 1 and probe.optimizer_steps == self._snap_opt + 1
@@ -573,6 +579,7 @@ class Monitor:
         else:
             # nothing moved: keep the copy and look again at later samples (accumulation without an
             # optimizer handle moves the weights only every few calls)
+            self._probe.restore([c for _, _, c in live], [p.detach() for _, p, _ in live])
             self._unchanged_checks += 1
         at, self._at = self._at, k
         self._emit(

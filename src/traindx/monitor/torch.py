@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from traindx.signals import activations, gradients, weights
+from traindx.signals import activations, gradients
 
 _RELU = (nn.ReLU, nn.ReLU6)
 _SATURATING = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
@@ -243,12 +243,16 @@ class TorchProbe:
     def grad_stats(self) -> tuple:
         """This step's gradients, reduced on the device: (global norm or None, number of gradients, weight
         layer names, their sizes, their gradient norms and weight norms as 1-d tensors, or None)."""
-        grads = [p.grad for _, p in self.trainable() if p.grad is not None]
-        layers = [(n, w) for n, w in self.layers if w.requires_grad and w.grad is not None]
-        gnorm = gradients.global_norm(grads) if grads else None
+        grads = [(id(p), p.grad) for _, p in self.trainable() if p.grad is not None]
+        if not grads:
+            return None, 0, [], [], None, None
+        norms = stack(gradients.layer_norms([g for _, g in grads]))  # one pass over all gradients
+        gnorm = torch.linalg.vector_norm(norms)
+        index = {pid: i for i, (pid, _) in enumerate(grads)}
+        layers = [(n, w) for n, w in self.layers if w.requires_grad and id(w) in index]
         if not layers:
             return gnorm, len(grads), [], [], None, None
-        lg = stack(gradients.layer_norms([w.grad for _, w in layers]))
+        lg = norms[[index[id(w)] for _, w in layers]]
         lw = stack(gradients.layer_norms([w.detach() for _, w in layers]))
         return gnorm, len(grads), [n for n, _ in layers], [w.numel() for _, w in layers], lg, lw
 
@@ -290,8 +294,21 @@ class TorchProbe:
         return bool(self.model.training)
 
     @staticmethod
-    def update_ratios(snap) -> list:
-        """||W_now - W_snap|| / ||W_snap|| per snapshotted parameter (0-d tensors)."""
-        if not snap:
-            return []
-        return weights.update_ratios([s for _, _, s in snap], [p.detach() for _, p, _ in snap])
+    def update_ratios(copies: list, params: list) -> torch.Tensor:
+        """||W_now - W_copy|| / ||W_copy|| per parameter, a 1-d tensor on the device. The difference is
+        taken in place in the copies (no second model-sized buffer); :meth:`restore` undoes it when nothing
+        moved and the copy is kept.
+
+        Example:
+            >>> c = [torch.ones(4)]
+            >>> round(TorchProbe.update_ratios(c, [torch.full((4,), 1.01)]).item(), 4)
+            0.01
+        """
+        before = stack(torch._foreach_norm(copies))
+        torch._foreach_sub_(copies, params)
+        return stack(torch._foreach_norm(copies)) / before.clamp_min(torch.finfo(torch.float32).tiny)
+
+    @staticmethod
+    def restore(copies: list, params: list) -> None:
+        """Undo :meth:`update_ratios`' subtraction where the parameters did not move (exact: it adds zeros back)."""
+        torch._foreach_add_(copies, params)
