@@ -170,8 +170,8 @@ class Monitor:
     def step(self, loss: Any) -> None:
         """Record one training step; call it after ``optimizer.step()`` with the loss (tensor or float).
 
-        Unsampled steps only store the detached loss (no device sync); sampled steps read the hooks and
-        gradients.
+        Unsampled steps only keep the detached loss on its device (no host read); sampled steps read the
+        hooks, gradients, update ratios and pending losses in one transfer.
         """
         if self._closed:
             return
@@ -280,10 +280,11 @@ class Monitor:
     def overhead(self) -> float:
         """Measured fraction of wall time spent in the monitor since it was created.
 
-        It counts the constructor, every ``step()`` and ``epoch_end()`` call, the time its forward hooks take
-        inside sampled forward passes (timed in the hooks themselves) and how much slower than a typical
-        unsampled step the sampled step and the one after it train. With ``every=1`` (or 2) no step is
-        unsampled, so that last part is missing and the figure is a lower bound.
+        It counts the constructor, every ``step()``, ``epoch_end()`` and ``close()`` call, the time its forward
+        hooks take inside sampled forward passes (timed in the hooks themselves) and how much slower than a
+        typical unsampled step the sampled step and the one after it train. Gaps between steps count as at
+        most a few typical steps (one after ``epoch_end``). With ``every=1`` (or 2) no step is unsampled, so
+        the slowdown part is missing and the figure is a lower bound.
         """
         return self._schedule.overhead
 

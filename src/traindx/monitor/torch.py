@@ -3,7 +3,9 @@
 Forward hooks are attached right before a sampled step's forward pass and removed as soon as its values are
 read (Composer's habit), so unsampled steps run the bare model. Gradients are read after ``backward`` (at
 ``Monitor.step``, which runs after ``optimizer.step()``; a GradScaler has unscaled them by then).
-Parameters are copied only on sampled steps, for the update ratio of the next optimizer step.
+Parameters are copied at the end of the step before a sampled one (by the constructor for step 0), so that a
+sample reads the update of its own optimizer step with everything else, in one transfer; unsampled steps do
+no device work at all.
 
 Example:
     >>> import torch
