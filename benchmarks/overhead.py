@@ -41,9 +41,9 @@ import torch
 from torch import nn
 from zoo import CharRNN, TinyGPT, char_batch, char_data, cnn_bn
 
-import traindx as tdx
 from traindx.experiments.datasets import load
 from traindx.experiments.models import build_model, count_params
+from traindx.monitor import Monitor  # imported here, as a script does: a one-time cost of the process
 
 ARMS = ("plain", "control", "default", "every_step")
 MONITORED = ("control", "default", "every_step")
@@ -106,9 +106,9 @@ class Arm:
 
     def attach(self) -> None:
         if self.name == "default":
-            self.monitor = tdx.Monitor(self.model, self.opt)
+            self.monitor = Monitor(self.model, self.opt)
         elif self.name == "every_step":
-            self.monitor = tdx.Monitor(self.model, self.opt, every=1)
+            self.monitor = Monitor(self.model, self.opt, every=1)
 
     def train(self, steps: int) -> float:
         total = 0.0
