@@ -159,7 +159,7 @@ def cause_table(runs: pd.DataFrame) -> pd.DataFrame:
     if "capacity" not in r.columns and "train_fraction" not in r.columns:  # an MNIST-corpus run table
         from traindx.curves.labels import cause_labels
 
-        old = cause_labels(r.reset_index(drop=False))
+        old = cause_labels(runs.assign(run_id=runs["run_id"].astype(str)))
         for name in ("small_train", "undersized_model", "bad_lr"):
             if name in old.columns:
                 out[name] = old[name].reindex(out.index).fillna(0).astype(int)

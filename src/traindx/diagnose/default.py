@@ -34,7 +34,7 @@ from traindx.errors import InputError
 #: prefixes the model is fitted on, as fractions of planned training
 FRACTIONS = (0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0)
 #: thresholds of forecasts are chosen on these prefixes, those of causes on the later ones
-FORECAST_FRACTIONS = (0.05, 0.1, 0.15, 0.25, 0.4)
+FORECAST_FRACTIONS = (0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8)
 CAUSE_FRACTIONS = (0.25, 0.4, 0.6, 0.8, 1.0)
 MAX_ITER = 100
 INNER_FOLDS = 3

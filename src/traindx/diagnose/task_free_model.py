@@ -293,8 +293,18 @@ def _fit(X, y, groups, choose_rows, cause_precision, cause_recall, inner_folds, 
             now = np.nan_to_num(X[f"now_{label.removeprefix('final_')}"].to_numpy(dtype=float)[rows]) >= 0.5
             lo, hi, best = _band(yt, p[rows], now)
             persist = _f1(yt, now)
-            report.update(oof_f1=best, persistence_f1=persist, threshold=hi, band_low=lo)
-            if hi >= 1.0 and lo <= 0.0:  # the trees never beat repeating the label now
+            # the band must beat persistence on every inner fold of held-out tasks, not only on their pool: a
+            # gain that one group of tasks carries does not transfer to other people's tasks
+            per_fold = []
+            for _, te in folds:
+                m = np.zeros(len(Xv), dtype=bool)
+                m[te] = True
+                m = m[rows]
+                call = (p[rows][m] >= hi) | ((p[rows][m] > lo) & now[m])
+                per_fold.append(_f1(yt[m], call) - _f1(yt[m], now[m]))
+            report.update(oof_f1=best, persistence_f1=persist, threshold=hi, band_low=lo,
+                          fold_gains=[float(g) for g in per_fold])  # fmt: skip
+            if (hi >= 1.0 and lo <= 0.0) or min(per_fold) < 0:  # the trees do not beat repeating the label now
                 _persist(diag, label, report)
                 continue
             th = hi
