@@ -12,7 +12,10 @@ Variants:
 
 - ``"paper"``: the paper's fixed tree structures (repository YefanZhou/ModelDiagnosis, ``method/md_tree.py``)
   with thresholds fitted by one pass of coordinate-wise bounded scalar search maximising training accuracy, from
-  the paper's start points and bounds. Thresholds stay in the data's units: ``train_error`` in % (the paper's
+  the paper's start points and bounds (with ``bounds="auto"``, the default, the ``hessian_t`` thresholds
+  search that feature's 5-95% range instead where the paper's bounds hold less than half of the training rows'
+  values: another model family's log trace lies elsewhere; ``bounds="paper"`` always keeps the paper's).
+  Thresholds stay in the data's units: ``train_error`` in % (the paper's
   bound ``[0, 1]`` applied to the released %-column: the split separates near-interpolating models),
   ``mode_connectivity_peak`` in -% and ``hessian_t`` in log units.
 - ``"learned"``: gradient boosting (Friedman 2001) of 50 depth-2 trees with leaves of >= 20 rows (the leaf
@@ -151,10 +154,17 @@ class MDTree:
         ['small', 'small', 'large', 'small', 'small', 'large']
     """
 
-    def __init__(self, question: str = "batch_size", variant: str = "paper", random_state: int = 0) -> None:
+    def __init__(
+        self,
+        question: str = "batch_size",
+        variant: str = "paper",
+        random_state: int = 0,
+        bounds: str = "auto",
+    ) -> None:
         self.question = question
         self.variant = variant
         self.random_state = random_state
+        self.bounds = bounds
 
     # -- fitting ------------------------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame, fitted_on: str = "") -> MDTree:
@@ -212,7 +222,23 @@ class MDTree:
         from scipy.optimize import minimize_scalar
 
         spec = PAPER_TREES[self.question]
-        thresholds = list(spec["start"])
+        if self.bounds not in ("auto", "paper"):
+            raise InputError(f"unknown bounds {self.bounds!r}; use 'auto' or 'paper'")
+        bounds, thresholds = list(spec["bounds"]), list(spec["start"])
+        if self.bounds == "auto":
+            # errors and the connectivity peak are in % for every classifier, but the log Hessian trace moves
+            # with the model family (parameter count, curvature): where the paper's ResNet-18 bounds hold less
+            # than half of the training rows' values, search the trace's 5-95% range, from its median
+            for slot, feature in _slot_features(spec["tree"]).items():
+                if feature != _HT:
+                    continue
+                values = rows[feature].dropna().to_numpy(dtype=float)
+                lo, hi = bounds[slot]
+                if len(values) and np.mean((values >= lo) & (values <= hi)) < 0.5:
+                    q5, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95])
+                    if q95 > q5:
+                        bounds[slot], thresholds[slot] = (float(q5), float(q95)), float(q50)
+        self.bounds_ = [list(b) for b in bounds]
 
         def accuracy(value: float, slot: int) -> float:
             trial = list(thresholds)
@@ -221,7 +247,7 @@ class MDTree:
             return float(np.mean(_walk_all(nodes, rows) == y))
 
         # one coordinate-wise pass, as in the paper: each threshold in turn, the others fixed
-        for slot, (lo, hi) in enumerate(spec["bounds"]):
+        for slot, (lo, hi) in enumerate(bounds):
             res = minimize_scalar(lambda v, s=slot: -accuracy(v, s), method="bounded", bounds=(lo, hi))
             thresholds[slot] = float(res.x)
         self.thresholds_ = thresholds
@@ -490,6 +516,14 @@ def _check_nodes(nodes) -> None:
         seen[i] = True
         if "feature" in nodes[i]:
             todo += [nodes[i]["left"], nodes[i]["right"]]
+
+
+def _slot_features(spec) -> dict[int, str]:
+    """Threshold slot -> the feature it splits, for a paper structure."""
+    if isinstance(spec, str):
+        return {}
+    _, feature, slot, left, right = spec
+    return {slot: feature, **_slot_features(left), **_slot_features(right)}
 
 
 def _build(spec, thresholds: list[float]) -> list[dict]:
