@@ -296,16 +296,11 @@ def add_labels(df: pd.DataFrame, acc: str = "test_acc") -> pd.DataFrame:
         raise InputError(f"a grid needs columns {missing} to be labelled")
     groups = [c for c in ("task", "noise") if c in df.columns]
     out = df.copy()
-    for col in ("rfi_width", "rfi_data", "rfi_inc_temp", "rfi_dec_temp"):
-        out[col] = 0.0
-    for _, g in out.groupby(groups) if groups else [(None, out)]:
-        table = g.set_index(list(GRID_AXES))[acc]
-        for i, key in zip(g.index, table.index, strict=True):
-            out.loc[i, "rfi_width"] = _room(table, key, axis=0, larger=True)
-            out.loc[i, "rfi_data"] = _room(table, key, axis=1, larger=True)
-            # a smaller batch raises the temperature lr / batch at a fixed learning rate
-            out.loc[i, "rfi_inc_temp"] = _room(table, key, axis=2, larger=False)
-            out.loc[i, "rfi_dec_temp"] = _room(table, key, axis=2, larger=True)
+    keys = groups + list(GRID_AXES)
+    for col, axis, larger in (("rfi_width", "width", True), ("rfi_data", "data", True),
+                              # a smaller batch raises the temperature lr / batch at a fixed learning rate
+                              ("rfi_inc_temp", "bs", False), ("rfi_dec_temp", "bs", True)):  # fmt: skip
+        out[col] = _room(out, acc, [k for k in keys if k != axis], axis, larger)
     inc, dec = out["rfi_inc_temp"], out["rfi_dec_temp"]
     temp = np.maximum(inc, dec)
     out["bs_failure"] = np.where((inc == 0) & (dec == 0), "optimal", np.where(inc > dec, "small", "large"))
@@ -317,16 +312,16 @@ def add_labels(df: pd.DataFrame, acc: str = "test_acc") -> pd.DataFrame:
     return out
 
 
-def _room(table: pd.Series, key: tuple, axis: int, larger: bool) -> float:
-    """Best gain in accuracy from moving only grid axis ``axis`` of cell ``key`` up (``larger``) or down."""
-    own = table[key]
-    others = [
-        v
-        for k, v in table.items()
-        if all(k[j] == key[j] for j in range(len(key)) if j != axis)
-        and (k[axis] > key[axis] if larger else k[axis] < key[axis])
-    ]
-    return float(max(0.0, max(others) - own)) if others else 0.0
+def _room(df: pd.DataFrame, acc: str, fixed: list[str], axis: str, larger: bool) -> pd.Series:
+    """Per row: the best gain in ``acc`` from moving only ``axis`` up (``larger``) or down, others ``fixed``."""
+    out = pd.Series(0.0, index=df.index)
+    for _, g in df.groupby(fixed, sort=False):
+        g = g.sort_values(axis, ascending=not larger)  # the cells beyond each row come before it
+        vals = g[acc].to_numpy(dtype=float)
+        best = np.maximum.accumulate(vals)  # best of this cell and every one beyond it
+        beyond = np.r_[-np.inf, best[:-1]]
+        out.loc[g.index] = np.maximum(0.0, beyond - vals)
+    return out
 
 
 def build(parts: str | Path) -> pd.DataFrame:
