@@ -103,6 +103,7 @@ def mdtree_diagnose(
     from traindx.experiments.tasks import load
     from traindx.landscape import MDTree, load_model, model_diagnosis_metrics
     from traindx.landscape.mdtree import FEATURE_WORDS, QUESTIONS
+    from traindx.landscape.modelfile import read_arch
 
     for value, option in ((max_eval, "--max-eval"), (steps, "--steps"), (hessian_samples, "--hessian-samples"),
                           (trace_probes, "--trace-probes")):  # fmt: skip
@@ -112,8 +113,11 @@ def mdtree_diagnose(
         raise InputError(f"unknown question {question!r}; use all or one of {list(QUESTIONS)}")
     if collection not in COLLECTIONS:
         raise InputError(f"unknown collection {collection!r}; use one of {list(COLLECTIONS)}")
+    if not model.is_file():
+        raise InputError(f"no such file: {model}; pass the model weights (.pt state_dict)")
+    spec = read_arch(arch)
     ds = load(data)
-    _check_arch_fits_task(arch, ds, data)
+    _check_arch_fits_task(spec, arch, ds, data)
     net = load_model(model, arch)
     net2 = load_model(model2, arch) if model2 is not None else None
     if tree is not None:
@@ -196,23 +200,12 @@ def _default_mdtree(question: str, collection: str = DEFAULT_COLLECTION):
     return _DEFAULT_MDTREES[key]
 
 
-def _check_arch_fits_task(arch: Path, ds, data: str) -> None:
-    """Refuse, with the fix, an architecture file that cannot read the task's inputs."""
-    import json
-
+def _check_arch_fits_task(spec: dict, arch: Path, ds, data: str) -> None:
+    """Refuse, with the fix, an architecture that cannot read the task's inputs."""
     from traindx.errors import InputError
     from traindx.experiments.vocabulary import TOKEN_MODELS
 
-    if not arch.is_file():
-        raise InputError(f"no such file: {arch}; pass the architecture (.json)")
-    try:
-        spec = json.loads(arch.read_bytes()[: 1 << 20].decode("utf-8"))
-        shape, family = tuple(spec["input_shape"]), spec["model"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"{arch} is not a valid architecture file ({exc!r}); it needs UTF-8 JSON with 'model', "
-            "'input_shape' and 'n_classes'"
-        ) from exc
+    shape, family = tuple(spec["input_shape"]), spec["model"]
     if shape != tuple(ds.input_shape):
         raise InputError(
             f"dataset {data!r} has inputs {ds.input_shape} but the model expects {shape}; "

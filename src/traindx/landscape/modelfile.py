@@ -94,18 +94,38 @@ def save_model(model: nn.Module, arch: dict, path: str | os.PathLike) -> tuple[P
     return pt, js
 
 
+def read_arch(arch_path: str | os.PathLike) -> dict:
+    """Read and validate an architecture file (size, UTF-8 JSON, keys, types and bounds).
+
+    Example:
+        >>> read_arch("/no/such.json")
+        Traceback (most recent call last):
+        ...
+        traindx.errors.InputError: no such file: /no/such.json; pass the architecture (.json)
+    """
+    ap = Path(arch_path)
+    if not ap.is_file():
+        raise InputError(f"no such file: {ap}; pass the architecture (.json)")
+    if ap.stat().st_size > MAX_ARCH_BYTES:
+        raise InputError(f"{ap} is over {MAX_ARCH_BYTES >> 10} KB, far larger than an architecture file")
+    try:
+        return _check_arch(json.loads(ap.read_bytes().decode("utf-8")), ap)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(
+            f"{ap} is not a valid architecture file ({exc!r}); it needs UTF-8 JSON with 'model', 'input_shape' "
+            "and 'n_classes'"
+        ) from exc
+
+
 def load_model(model_path: str | os.PathLike, arch_path: str | os.PathLike) -> nn.Module:
     """Rebuild the model described by ``arch_path`` and load the weights in ``model_path`` (weights only)."""
     from traindx.experiments.models import build_model
 
     mp, ap = Path(model_path), Path(arch_path)
-    for p, what in ((mp, "model weights (.pt state_dict)"), (ap, "architecture (.json)")):
-        if not p.is_file():
-            raise InputError(f"no such file: {p}; pass the {what}")
-    if ap.stat().st_size > MAX_ARCH_BYTES:
-        raise InputError(f"{ap} is over {MAX_ARCH_BYTES >> 10} KB, far larger than an architecture file")
+    if not mp.is_file():
+        raise InputError(f"no such file: {mp}; pass the model weights (.pt state_dict)")
+    arch = read_arch(ap)
     try:
-        arch = _check_arch(json.loads(ap.read_bytes().decode("utf-8")), ap)
         kwargs = {
             k: arch[k]
             for k in ("width", "depth", "activation", "dropout", "norm", "vocab_size")
@@ -114,8 +134,7 @@ def load_model(model_path: str | os.PathLike, arch_path: str | os.PathLike) -> n
         model = build_model(arch["model"], tuple(arch["input_shape"]), int(arch["n_classes"]), **kwargs)
     except InputError:
         raise
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError, ValueError,
-            RuntimeError) as exc:  # fmt: skip
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise InputError(
             f"{ap} is not a valid architecture file ({exc!r}); it needs UTF-8 JSON with 'model', 'input_shape' "
             "and 'n_classes'"
