@@ -1,16 +1,20 @@
 """MetaPruner: stop a trial when a prefix-conditioned predictor says it will not beat the study's best.
 
 The trial reports validation accuracy each epoch (``trial.report(val_acc, epoch)``); the predictor estimates
-the run's final accuracy and its uncertainty from the configuration and the curve so far. As in Domhan et al.
-(IJCAI 2015), the trial is pruned when P(final > best so far) < ``alpha`` (their 0.05), under a normal
-predictive distribution whose std is floored at ``min_std`` so a confident forest cannot prune on noise.
+the best validation accuracy the run will reach and its uncertainty from the configuration and the curve so
+far. As in Domhan et al. (IJCAI 2015), the trial is pruned when P(best > best finished trial) < ``alpha``, under
+a normal predictive distribution. ``MetaPruner()`` with no arguments fits its predictor on the shipped
+many-task corpus (``src/traindx/data/corpus/tasks_causes``: 45 tasks of four modalities) on first use.
 
-A predictor fitted on other tasks is biased on a new one (fitted on MNIST, it expects 7 more points of
-best validation accuracy from a Fashion-MNIST epoch-2 prefix than the runs reach; benchmarks/early_stopping.py).
-With ``calibrate=True`` the pruner learns that bias from the study's own completed trials: for each prefix
-length it subtracts the mean error the predictor made on them, shrunk towards zero by ``prior`` pseudo-trials
-so that the first few trials move it little; the predictive std likewise moves from the forest's spread towards
-the scatter of those errors.
+A predictor fitted on other tasks is biased on a new one. With ``calibrate=True`` the pruner learns that bias
+from the study's own completed trials: for each prefix length it subtracts the mean error the predictor made on
+them, shrunk towards zero by ``prior`` pseudo-trials so that the first few trials move it little; the
+predictive std likewise moves from the forest's spread towards the scatter of those errors. The std never
+falls below the binomial noise of the study's validation set (its size read off the reported accuracies, see
+:func:`validation_noise`) nor below ``min_std``: a run one or two examples short of the best on a small
+validation set is not hopeless.
+
+``alpha`` trades savings for regret (benchmarks/early_stopping.py traces it on held-out tasks of the corpus).
 
 Example:
     >>> import optuna
@@ -20,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -32,20 +37,48 @@ from traindx.search.predictor import PerformancePredictor
 from traindx.search.pruners.base import CurvePruner
 
 
+def fit_prefix_predictor(runs: pd.DataFrame, curves: pd.DataFrame) -> PerformancePredictor:
+    """The predictor the MetaPruner fits on a corpus: best validation accuracy from the configuration and the
+    curve prefix (10 trees, SMAC's; no landmarkers, so that fitting and pruning never need the tasks' data).
+
+    Example:
+        >>> runs = pd.DataFrame({"run_id": ["a", "b"], "dataset": "digits", "epochs": 3})
+        >>> curves = pd.DataFrame({"run_id": list("aaabbb"), "epoch": [1, 2, 3] * 2,
+        ...                        "val_acc": [0.2, 0.4, 0.5, 0.6, 0.8, 0.9]})
+        >>> fit_prefix_predictor(runs, curves).target
+        'best'
+    """
+    return PerformancePredictor(prefix=True, target="best", n_estimators=10, landmarkers=False).fit(
+        runs, curves
+    )
+
+
+@lru_cache(maxsize=1)
+def default_predictor() -> PerformancePredictor:
+    """:func:`fit_prefix_predictor` on the shipped many-task corpus (fitted once per process, ~20 s)."""
+    from traindx.experiments.corpus import load_parts
+    from traindx.search.corpus import CORPUS_DIR
+
+    runs, curves, _ = load_parts(CORPUS_DIR / "tasks_causes")
+    runs = runs[runs["status"] == "finished"]
+    return fit_prefix_predictor(runs, curves[curves["run_id"].isin(runs["run_id"])])
+
+
 class MetaPruner(CurvePruner):
     """Optuna pruner on a :class:`PerformancePredictor` fitted with ``prefix=True``.
 
     Args:
         predictor: a fitted prefix predictor, or None to fit one on ``runs``/``curves``, or with neither on
-            the shipped corpus (when the first trial reaches ``n_warmup_steps``; a few seconds).
+            the shipped many-task corpus (:func:`default_predictor`, when first needed).
         runs, curves: corpus to fit the predictor on when none is given.
         base: config values fixed for the study (dataset, epochs, ...), merged with each trial's params.
-        alpha: prune when the probability of beating the best finished trial is below this (Domhan: 0.05).
+        alpha: prune when the probability of beating the best finished trial is below this.
         n_warmup_steps: never prune before this many reported epochs.
         min_std: floor of the predictive std (accuracy units; about the binomial noise of a 500-example
             validation set at 90% accuracy, sqrt(0.9 * 0.1 / 500) = 0.013).
         calibrate: correct the predictor's bias and spread on this study from its completed trials.
         prior: pseudo-trials (zero bias, the forest's spread) the correction is shrunk towards.
+        noise_floor: floor the std at the binomial noise of the validation set (:func:`validation_noise`).
     """
 
     def __init__(
@@ -59,11 +92,12 @@ class MetaPruner(CurvePruner):
         min_std: float = 0.013,
         calibrate: bool = True,
         prior: float = 5.0,
+        noise_floor: bool = True,
     ) -> None:
         if (runs is None) != (curves is None):
             raise InputError("give both runs and curves to fit the MetaPruner's predictor on (or neither)")
         if predictor is None and runs is not None:
-            predictor = PerformancePredictor(prefix=True).fit(runs, curves)
+            predictor = fit_prefix_predictor(runs, curves)
         if predictor is not None and not getattr(predictor, "prefix", False):
             raise InputError("MetaPruner needs PerformancePredictor(prefix=True); refit with prefix=True")
         if not 0 < alpha < 1:
@@ -75,6 +109,8 @@ class MetaPruner(CurvePruner):
         self.min_std = float(min_std)
         self.calibrate = bool(calibrate)
         self.prior = float(prior)
+        self.noise_floor = bool(noise_floor)
+        self._seen: set[float] = set()  # distinct accuracies reported in the study: their grid is 1/n_val
         self._configs: dict[int, dict[str, Any]] = {}  # trial number -> config, seen while it ran
         self._errors: dict[int, np.ndarray] = {}  # completed trial -> prediction error per prefix length
 
@@ -82,17 +118,18 @@ class MetaPruner(CurvePruner):
     def predictor(self) -> PerformancePredictor:
         """The prefix predictor; without one given, fitted on the shipped corpus when first needed."""
         if self._predictor is None:
-            from traindx.search.corpus import load_corpus
-
-            runs, curves = load_corpus()
-            self._predictor = PerformancePredictor(prefix=True).fit(runs, curves)
+            self._predictor = default_predictor()
         return self._predictor
 
     def probability_to_beat(self, config: dict[str, Any], curve: np.ndarray, best: float) -> float:
-        """P(final accuracy > ``best``) for a run with this config and validation curve so far."""
+        """P(the run's target accuracy > ``best``) for a run with this config and validation curve so far."""
         mean, std = self.predictor.predict_prefix(pd.DataFrame([config]), [curve], return_std=True)
         bias, spread = self.error(len(curve), float(std[0]))
-        return float(norm.sf(best, loc=mean[0] - bias, scale=max(spread, self.min_std)))
+        floor = self.min_std
+        if self.noise_floor:
+            self._seen.update(curve.tolist())
+            floor = max(floor, validation_noise(sorted(self._seen), best))
+        return float(norm.sf(best, loc=mean[0] - bias, scale=max(spread, floor)))
 
     def bias(self, k: int) -> float:
         """The predictor's mean error on this study's completed trials from a k-epoch prefix (shrunk)."""
@@ -141,3 +178,24 @@ class MetaPruner(CurvePruner):
         if self.calibrate:
             self._learn(study)
         return self.probability_to_beat(config, curve, best) < self.alpha
+
+
+def validation_noise(values, level: float) -> float:
+    """Binomial standard error of a validation accuracy near ``level``, with the set's size read off the values.
+
+    Accuracies on a set of n examples are multiples of 1/n, so the smallest gap between distinct reported
+    values bounds 1/n from above (a gap of several examples gives a larger, more cautious error). Gaps under
+    1e-4 are float rounding (or n above 10,000, whose noise is below any floor that matters) and are skipped;
+    values that are no such fractions (smoothed) give a negligible error.
+
+    Example:
+        >>> round(validation_noise([35 / 39, 36 / 39, 0.5], 0.9), 3)  # a 39-example validation set
+        0.048
+    """
+    gaps = np.diff(np.unique(np.asarray(values, dtype=float)))
+    gaps = gaps[gaps >= 1e-4]
+    if not len(gaps):
+        return 0.0
+    res = float(gaps.min())
+    p = min(max(level, 0.0), 1.0)
+    return float(np.sqrt(p * (1 - p) * res))
