@@ -24,13 +24,13 @@ Example:
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
-from scipy.stats import norm
 
 from traindx.errors import InputError
 from traindx.search.predictor import PerformancePredictor
@@ -87,7 +87,7 @@ class MetaPruner(CurvePruner):
         runs: pd.DataFrame | None = None,
         curves: pd.DataFrame | None = None,
         base: dict[str, Any] | None = None,
-        alpha: float = 0.05,
+        alpha: float = 0.01,
         n_warmup_steps: int = 2,
         min_std: float = 0.013,
         calibrate: bool = True,
@@ -129,7 +129,8 @@ class MetaPruner(CurvePruner):
         if self.noise_floor:
             self._seen.update(curve.tolist())
             floor = max(floor, validation_noise(sorted(self._seen), best))
-        return float(norm.sf(best, loc=mean[0] - bias, scale=max(spread, floor)))
+        z = (best - (mean[0] - bias)) / max(spread, floor)
+        return 0.5 * math.erfc(z / math.sqrt(2))  # the normal's survival function, without scipy's overhead
 
     def bias(self, k: int) -> float:
         """The predictor's mean error on this study's completed trials from a k-epoch prefix (shrunk)."""
