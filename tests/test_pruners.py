@@ -87,6 +87,7 @@ def test_the_default_predictor_is_fitted_on_the_many_task_corpus(monkeypatch):
         "timeseries",
     }
     assert set(seen["curves"]["run_id"]) == set(runs["run_id"])
+    assert set(runs["seed"]) == {0}  # one seed of each configuration (the corpus trains three)
 
 
 def test_fit_prefix_predictor_predicts_the_best_accuracy():

@@ -11,8 +11,8 @@ from the study's own completed trials: for each prefix length it subtracts the m
 them, shrunk towards zero by ``prior`` pseudo-trials so that the first few trials move it little; the
 predictive std likewise moves from the forest's spread towards the scatter of those errors. The std never
 falls below the binomial noise of the study's validation set (its size read off the reported accuracies, see
-:func:`validation_noise`) nor below ``min_std``: a run one or two examples short of the best on a small
-validation set is not hopeless.
+:func:`validation_noise`), times sqrt(2 ln(1 + epochs left)), nor below ``min_std``: a run one or two examples
+short of the best on a small validation set, with epochs to go, is not hopeless.
 
 ``alpha`` trades savings for regret (benchmarks/early_stopping.py traces it on held-out tasks of the corpus).
 
@@ -150,7 +150,10 @@ class MetaPruner(CurvePruner):
         floor = self.min_std
         if self.noise_floor:
             self._seen.update(curve.tolist())
-            floor = max(floor, validation_noise(sorted(self._seen), best))
+            # the best of m more noisy readings lies about sqrt(2 ln m) noise std above the level (the
+            # expected maximum of m normals), so noise alone may carry a run past the incumbent
+            left = max(int(config.get("epochs") or len(curve)) - len(curve), 1)
+            floor = max(floor, validation_noise(sorted(self._seen), best) * math.sqrt(2 * math.log1p(left)))
         z = (best - (mean[0] - bias)) / max(spread, floor)
         return 0.5 * math.erfc(z / math.sqrt(2))  # the normal's survival function, without scipy's overhead
 
