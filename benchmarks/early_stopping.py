@@ -123,9 +123,7 @@ def fold_predictions(runs, curves, fold: list[str], key: str) -> dict:
         j += n[i]
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, ids=test["run_id"].to_numpy(str), mean=mean, std=std, n=n)
-    print(
-        f"  predictor for held-out fold {key} fitted on {len(fit)} runs in {time.time() - t0:.0f}s"
-    )
+    print(f"  predictor for held-out fold {key} fitted on {len(fit)} runs in {time.time() - t0:.0f}s")
     return {str(r): (mean[i, : n[i]], std[i, : n[i]]) for i, r in enumerate(test["run_id"])}
 
 
