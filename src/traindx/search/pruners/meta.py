@@ -109,7 +109,7 @@ class MetaPruner(CurvePruner):
         runs: pd.DataFrame | None = None,
         curves: pd.DataFrame | None = None,
         base: dict[str, Any] | None = None,
-        alpha: float = 0.01,
+        alpha: float = 0.003,
         n_warmup_steps: int = 2,
         min_std: float = 0.013,
         calibrate: bool = True,
