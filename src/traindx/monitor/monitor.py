@@ -111,6 +111,9 @@ class Monitor:
         self.model, self.optimizer, self.grad_scaler = model, optimizer, grad_scaler
         self.stop_on = frozenset(stop_on)
         self.should_stop = False
+        #: micro-batches per optimizer step whose loss is divided by their number before backward (set by the
+        #: framework callbacks; a plain loop that does so may set it too): rescales the output-gradient check
+        self.grad_accumulation = 1
         self.writers = WriterSet(
             writers
         )  # sinks (TensorBoard, MLflow, W&B): epoch ends, close, sampled steps
@@ -414,7 +417,9 @@ class Monitor:
             tensors.append(g.abs().mean() / g.std())
         tensors += [t for _, g, _, wn in layers for t in (g, wn)]
         tensors += [d for d, _ in cap.dead] + [s for s, _ in cap.saturated] + cap.input_rms
-        tensors += [s for s, _ in cap.output]
+        tensors += [t for s, _, conf in cap.output for t in (s, conf)]
+        out_grad = cap.output_grad[:1] + cap.output_slack[:1] if cap.output_grad and cap.output_slack else []
+        tensors += out_grad
         it = iter(to_floats(tensors))
         values: dict[str, Any] = {"grad_norm": next(it), "n_grads": n_grads}
         values["grad_uniformity"] = [next(it)] if last_grad is not None else []
@@ -422,7 +427,11 @@ class Monitor:
         values["dead"] = [(next(it), units) for _, units in cap.dead]
         values["saturated"] = [(next(it), size) for _, size in cap.saturated]
         values["input_rms"] = [next(it) for _ in cap.input_rms]
-        values["output"] = [(next(it), width) for _, width in cap.output]
+        values["output"] = [(next(it), width, next(it)) for _, width, _ in cap.output]
+        # the output's gradient against the least a cross-entropy on it would give (1 when exactly that)
+        values["output_grad_ratio"] = (
+            [next(it) / max(next(it), 1e-12) * self.grad_accumulation] if out_grad else []
+        )
         values["root_training"] = probe.modes()
 
         self._flush_losses()
