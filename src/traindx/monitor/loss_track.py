@@ -126,6 +126,18 @@ class LossTrack:
         """Stuck at the start or climbing away from the best: gradient symptoms then mean a fault."""
         return self.stuck() or self.rising() or self.diverging()
 
+    def window(self) -> int:
+        """The window the flatness tests use: ``WINDOW`` steps, or a tenth of the run (at most 1000)."""
+        return max(WINDOW, min(len(self.values) // 10, 1000))
+
+    def flat(self) -> bool:
+        """Confidently not improving: even the upper end of the last window's ~95% improvement interval over
+        the best earlier window is under ``PLATEAU_UPPER``; False before three windows."""
+        w = self.window()
+        if len(self.values) < 3 * w:
+            return False
+        return lsig.plateau_upper(self.values[-10 * w :], w) < lsig.PLATEAU_UPPER
+
     def floor(self) -> float:
         """The loss the run is heading to (fitted decay of the running minimum); ``nan`` early on."""
         if len(self._mins) < 4:

@@ -98,12 +98,14 @@ class SoftmaxOutput(Indicator):
         window = max(WINDOW, min(len(lt) // 10, 1000))
         tail = lt.values[-10 * window :]
         flat = lsig.plateau_upper(tail, window) < lsig.PLATEAU_UPPER
+        eps = self.t("band")
+        inside = lt.low >= (1 - eps) * bound and lt.high <= (1 + eps) * probability_ceiling(c)
         if simplex > 0.5:
-            pinned = best >= self.t("near_floor") * bound and (flat or recent <= self.t("at_floor") * bound)
+            # probabilities for certain; a loss that takes their log (NLLLoss) leaves the band below
+            pinned = inside and best >= self.t("near_floor") * bound
+            pinned = pinned and (flat or recent <= self.t("at_floor") * bound)
             where = "the model's outputs are probability vectors"
         else:
-            eps = self.t("band")
-            inside = lt.low >= (1 - eps) * bound and lt.high <= (1 + eps) * probability_ceiling(c)
             ratio = values.get("output_grad_ratio") or [math.nan]
             ctx.record("output_confidence", confidence)
             if math.isfinite(ratio[0]):
@@ -119,7 +121,7 @@ class SoftmaxOutput(Indicator):
                 "on them gives (a softmax's Jacobian in between), and every step's loss stayed inside the band "
                 "that cross-entropy on probabilities is confined to"
             )
-        if ctx.persist(pinned, k=3, n=3):
+        if ctx.persist(pinned):
             ctx.status("warning", recent, f"loss {recent:.3g} held above the bound {bound:.3g}")
             ctx.fire(
                 "softmax_before_loss",
