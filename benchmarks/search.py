@@ -403,10 +403,215 @@ def user_space_speed(pools: dict[str, pd.DataFrame], tasks: list[str]) -> None:
         print(f"{name:30s} median {np.median(times[1:]) * 1000:.0f} ms (first call {times[0] * 1000:.0f} ms)")
 
 
+# --- the corpus's own space, leave-task-out on the many-task corpus -----------------------------------------
+def corpus_task_pools() -> dict[str, pd.DataFrame]:
+    """Per task of the shipped many-task corpus: its distinct settings rows (the corpus's own search space) and
+    their value, the mean over seeds of the final validation accuracy with the data conditions' factorial
+    main effects removed (:func:`traindx.search.knowledge.remove_condition_effects`)."""
+    from traindx.search.corpus import MANY_TASK, load_corpus
+
+    runs, curves = load_corpus(MANY_TASK)
+    runs = runs[runs["status"] == "finished"].reset_index(drop=True)
+    t = targets(curves)
+    runs = runs[runs["run_id"].isin(t.index)].reset_index(drop=True)
+    y = knowledge.remove_condition_effects(runs, t.loc[runs["run_id"], "final"].to_numpy(dtype=float))
+    table = knowledge.corpus_settings(runs).assign(dataset=runs["dataset"].to_numpy(), value=y)
+    cols = list(knowledge.CORPUS_SETTINGS)
+    out = {}
+    for task, g in table.groupby("dataset", sort=True):
+        out[str(task)] = g.groupby(cols, as_index=False)["value"].mean()
+    return out
+
+
+def corpus_task_space(pool: pd.DataFrame) -> dict:
+    """The corpus's own search space on one task: each setting's levels in the design (width: the task's
+    model family's capacities)."""
+    space = {}
+    for col in knowledge.CORPUS_SETTINGS:
+        levels = sorted(pool[col].unique().tolist())
+        if len(levels) > 1:
+            space[col] = CategoricalDistribution(levels)
+    return space
+
+
+def corpus_replay(pool: pd.DataFrame, space: dict, sampler, budget: int) -> list[float]:
+    """Best-so-far value of a study replayed on a task's pool: a proposal is answered by the pool row(s)
+    nearest to it (each setting's level index scaled to [0, 1]; ties averaged)."""
+    names = list(space)
+    index = {
+        n: {v: i / max(len(space[n].choices) - 1, 1) for i, v in enumerate(space[n].choices)} for n in names
+    }
+    ordinal = {n: all(isinstance(c, (int, float)) for c in space[n].choices) for n in names}
+    U = np.column_stack([pool[n].map(index[n]).to_numpy(dtype=float) for n in names])
+    vals = pool["value"].to_numpy()
+
+    def objective(trial):
+        u = np.array([index[n][trial.suggest_categorical(n, space[n].choices)] for n in names])
+        diff = np.abs(U - u)
+        for j, n in enumerate(names):
+            if not ordinal[n]:
+                diff[:, j] = (diff[:, j] > 0).astype(float)
+        d = (diff**2).sum(1)
+        return float(vals[d <= d.min() + 1e-12].mean())
+
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=budget)
+    return list(np.maximum.accumulate([t.value for t in study.trials]))
+
+
+def corpus_task_sampler(method: str, space: dict, held_out: list, task_meta: dict, seed: int):
+    if method == "meta":
+        return MetaSampler(search_space=space, knowledge=held_out, task=task_meta, seed=seed)
+    if method == "meta_none":
+        return MetaSampler(search_space=space, knowledge=[], seed=seed)
+    if method == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def corpus_tasks_split(tasks: list[str]) -> tuple[list[str], list[str]]:
+    """Design tasks and report tasks: alternate in name order (fixed before any result was seen)."""
+    return tasks[0::2], tasks[1::2]
+
+
+def corpus_tasks_predictor(report: list[str]) -> None:
+    """Leave-task-out PerformancePredictor on the many-task corpus: fitted on every other task's runs, scored
+    on the held-out task's runs (within-task Spearman, sparse Kendall, 80% interval coverage)."""
+    from traindx.search import leave_task_out
+    from traindx.search.corpus import MANY_TASK, load_corpus
+
+    t0 = time.perf_counter()
+    runs, curves = load_corpus(MANY_TASK)
+    runs = runs[runs["status"] == "finished"].reset_index(drop=True)
+    table = leave_task_out(runs, curves, PerformancePredictor())
+    print(f"\n## predictor (PerformancePredictor(), forest), leave-task-out over the corpus's "
+          f"{runs['dataset'].nunique()} tasks ({len(runs)} runs, {time.perf_counter() - t0:.0f}s)")  # fmt: skip
+    for name, part in (("report tasks", table[table.task.isin(report)]), ("all tasks", table)):
+        med = part.median(numeric_only=True)
+        print(
+            f"{name:12s} ({len(part)}): median spearman={med['spearman']:.3f} "
+            f"sparse_kendall={med['sparse_kendall']:.3f} coverage80={med['coverage']:.2f}"
+        )
+    print("per task: " + " ".join(f"{t}={r:.2f}" for t, r in zip(table.task, table.spearman, strict=True)))
+
+
+def corpus_tasks_benchmark(args) -> None:
+    from traindx.search.corpus import corpus_meta_features
+
+    t0 = time.perf_counter()
+    pools = corpus_task_pools()
+    design, report = corpus_tasks_split(sorted(pools))
+    if args.predictor:
+        corpus_tasks_predictor(report)
+        return
+    tasks = design if args.task_set == "design" else report
+    if args.tasks:
+        tasks = tasks[: args.tasks]
+    print(f"{args.task_set} tasks ({len(tasks)}): {', '.join(tasks)}")
+    meta = corpus_meta_features()
+    budgets = sorted({20, args.budget})
+    methods = ("meta", "meta_none", "tpe", "random") if args.with_none else ("meta", "tpe", "random")
+    rows = []
+    for task in tasks:
+        pool = pools[task]
+        space = corpus_task_space(pool)
+        held_out = knowledge.shipped(exclude=(task,))
+        for seed in range(args.seeds):
+            for m in methods:
+                sampler = corpus_task_sampler(m, space, held_out, meta.get(task, {}), seed)
+                c = corpus_replay(pool, space, sampler, max(budgets))
+                rows.append({"task": task, "seed": seed, "method": m, **{f"B{b}": c[b - 1] for b in budgets},
+                             "pool_best": float(pool["value"].max()), "pool_median": float(pool["value"].median())})  # fmt: skip
+        print(f"{task} ({len(pool)} configurations): done ({time.perf_counter() - t0:.0f}s)", flush=True)
+        if args.out:  # after every task, so an interrupted run keeps what it measured
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+    table = pd.DataFrame(rows)
+    print(f"\n## corpus space, leave-task-out, {len(tasks)} {args.task_set} tasks, {args.seeds} seeds: best value "
+          "(mean validation accuracy, data-condition effects removed), median over tasks of the per-task median "
+          "over seeds; normalised: 0 = pool median, 1 = pool best")  # fmt: skip
+    per_task = table.groupby(["method", "task"]).median(numeric_only=True)
+    for b in budgets:
+        raw = {m: float(per_task.loc[m, f"B{b}"].median()) for m in methods}
+        norm = {
+            m: float(((per_task.loc[m, f"B{b}"] - per_task.loc[m, "pool_median"])
+                      / (per_task.loc[m, "pool_best"] - per_task.loc[m, "pool_median"]).clip(lower=1e-9)).median())
+            for m in methods
+        }  # fmt: skip
+        wins = {m: int((per_task.loc[m, f"B{b}"] >= per_task.loc["tpe", f"B{b}"]).sum()) for m in methods}
+        print(f"B={b:2d} " + " ".join(f"{m}={raw[m]:.4f}" for m in methods))
+        print("     normalised " + " ".join(f"{m}={norm[m]:.3f}" for m in methods))
+        print("     tasks where >= TPE: " + " ".join(f"{m}={wins[m]}/{len(tasks)}" for m in methods))
+    print(f"total {time.perf_counter() - t0:.0f}s")
+
+
+def speed_benchmark(args) -> None:
+    """Scoring and proposal speed, needing nothing but the shipped corpus (quick, for idle re-runs).
+
+    A study of 100 finished trials in the user space (a smooth synthetic objective); the transfer surrogate
+    learns from the shipped corpus (45 task sources) and the trials. Printed: 1M candidates drawn, featurized
+    and scored (wall and CPU seconds; the tree walk uses two threads from 100k rows), and ``sample_relative``
+    medians with its refit included, MetaSampler vs TPE in the same study, TPE twice as the A/A control.
+    """
+    print(f"load average {os.getloadavg()[0]:.1f} (timings are only meaningful on an idle machine)")
+    rng = np.random.default_rng(0)
+    cand = sample_candidates(USER_SPACE, 100, seed=1)
+
+    def synthetic(p) -> float:
+        lr = np.log10(p["learning_rate"])
+        return float(np.exp(-((lr + 1.5) ** 2)) - 0.1 * p["dropout"] + 0.02 * np.log2(p["max_units"]))
+
+    values = [synthetic(r) + 0.01 * rng.standard_normal() for r in cand.to_dict("records")]
+    sources = knowledge.shipped()
+    sur = TransferSurrogate(USER_SPACE, sources, {"n_train": 600, "n_classes": 2, "n_features": 20})
+    sur.fit(cand, values)
+    n_trees = len(sur.knowledge_.estimators_) + len(sur.own_.estimators_)
+    print(f"\n## 1M candidates: transfer surrogate over {len(sources)} sources ({len(sur.members)} kept, "
+          f"pooled knowledge forest + own forest: {n_trees} trees)")  # fmt: skip
+    for rep in range(3):
+        w0, c0 = time.perf_counter(), time.process_time()
+        big = sample_candidates(USER_SPACE, 1_000_000, seed=rep)
+        mean, std = sur.predict(big)
+        int(np.argmax(mean + std))
+        w1, c1 = time.perf_counter(), time.process_time()
+        print(f"rep {rep}: 1M drawn, featurized and scored in {w1 - w0:.2f}s wall, {c1 - c0:.2f}s CPU")
+    study = optuna.create_study(direction="maximize")
+    for params, v in zip(cand.to_dict("records"), values, strict=True):
+        params = {
+            k: int(x) if isinstance(USER_SPACE[k], IntDistribution) else float(x) for k, x in params.items()
+        }
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=USER_SPACE, value=v))
+    print("\n## sample_relative at 100 finished trials, median of 20 calls (each with its refit), same study")
+    for name, sampler in [
+        ("TPESampler", optuna.samplers.TPESampler(seed=0)),
+        ("MetaSampler() (shipped corpus)", MetaSampler(search_space=USER_SPACE, seed=0)),
+        ("TPESampler (A/A)", optuna.samplers.TPESampler(seed=1)),
+    ]:
+        times = []
+        for _ in range(21):
+            trial = study.ask()
+            frozen = study._storage.get_trial(trial._trial_id)
+            if isinstance(sampler, MetaSampler):
+                sampler._fitted_on = -1  # as after a new finished trial: refit, then propose
+            t1 = time.perf_counter()
+            sampler.sample_relative(study, frozen, USER_SPACE)
+            times.append(time.perf_counter() - t1)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        # the first MetaSampler call also reads the corpus and builds the source forests once per study
+        print(f"{name:32s} median {np.median(times[1:]) * 1000:.0f} ms (first call {times[0] * 1000:.0f} ms)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--space", choices=("corpus", "user"), default="corpus")
-    ap.add_argument("--tasks", type=int, default=8, help="user space: PMLB tasks")
+    ap.add_argument("--space", choices=("corpus", "user", "tasks", "speed"), default="corpus")
+    ap.add_argument("--task-set", choices=("design", "report"), default="report", help="tasks space")
+    ap.add_argument("--out", help="tasks space: write the per-study table as CSV")
+    ap.add_argument("--with-none", action="store_true", help="tasks space: also MetaSampler(knowledge=[])")
+    ap.add_argument(
+        "--predictor", action="store_true", help="tasks space: the predictor's leave-task-out only"
+    )
+    ap.add_argument(
+        "--tasks", type=int, default=None, help="user space: PMLB tasks (8); tasks space: first N"
+    )
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--pool", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=3)
@@ -415,7 +620,14 @@ def main() -> None:
     ap.add_argument("--skip-ranks", action="store_true", help="search only")
     ap.add_argument("--search-datasets", nargs="+", default=list(DATASETS))
     args = ap.parse_args()
+    if args.space == "speed":
+        speed_benchmark(args)
+        return
+    if args.space == "tasks":
+        corpus_tasks_benchmark(args)
+        return
     if args.space == "user":
+        args.tasks = args.tasks or 8
         user_space_benchmark(args)
         return
     CACHE.parent.mkdir(parents=True, exist_ok=True)

@@ -97,7 +97,12 @@ def test_knowledge_from_studies_storages_and_the_shipped_corpus(tmp_path):
     assert s.name == "moons" and list(s.configs.columns) == ["lr"]
     assert s.value.tolist() == [1.0, pytest.approx(2 / 3), pytest.approx(1 / 3)]  # minimised: small lr best
     shipped = knowledge.gather("shipped")
-    assert {"mnist", "fashion_mnist"} <= {x.name for x in shipped}
+    assert len(shipped) >= 40 and {"mnist", "pima", "moons"} <= {x.name for x in shipped}  # many-task corpus
+    pima = next(x for x in shipped if x.name == "pima")
+    # the corpus's settings under canonical names, the effective learning rate (lr x lr_scale) among them
+    assert {"lr", "weight_decay", "dropout", "width", "optimizer"} <= set(pima.configs.columns)
+    assert pima.configs["lr"].nunique() == 5 and pima.meta["n_classes"] == 2  # stored meta-features
+    assert "pima" not in {x.name for x in knowledge.shipped(exclude=("pima",))}
     with pytest.raises(InputError, match="cannot read knowledge"):
         knowledge.gather(3.5)
 
@@ -119,7 +124,9 @@ def _source(name: str, sign: float, seed: int) -> knowledge.Source:
 def test_transfer_weights_follow_ranking_agreement():
     good, bad = _source("alike", 1.0, 0), _source("opposite", -1.0, 1)
     s = TransferSurrogate(USER_SPACE, [good, bad], task=TASK, n_estimators=10)
-    assert s.trust_ == 1.0  # same meta-features: similarity 1 before any trial
+    # same meta-features (similarity 1) before any trial, times the share of the space's 6 parameters the
+    # sources vary (3)
+    assert s.trust_ == 0.5
     assert s.has_knowledge and {m.name for m in s.members} == {"alike", "opposite"}
     rng = np.random.default_rng(2)
     trials = pd.DataFrame(
@@ -134,7 +141,49 @@ def test_transfer_weights_follow_ranking_agreement():
     )
     s.fit(trials, [user_objective(p) for p in trials.to_dict("records")])
     # agreement shrunk towards the prior: the opposite source keeps only its 3 pseudo-trials' share
-    assert s.weights_["alike"] > 0.6 and s.weights_["opposite"] == pytest.approx(3 / 11)
+    assert s.weights_["alike"] > 0.6 and s.weights_["opposite"] == pytest.approx(3 * 0.5 / 11)
+
+
+def test_trust_falls_to_the_prior_share_when_the_knowledge_ranks_the_trials_wrongly():
+    s = TransferSurrogate(USER_SPACE, [_source("opposite", -1.0, 1)], task=TASK, n_estimators=10)
+    prior = s.trust_
+    rng = np.random.default_rng(3)
+    trials = pd.DataFrame(
+        {
+            "learning_rate": 10 ** rng.uniform(-4, -1, 12),
+            "num_layers": rng.integers(1, 5, 12),
+            "max_units": 64,
+            "dropout": 0.1,
+            "optim": rng.choice(["adam", "sgd"], 12),
+            "label_smoothing": 0.0,
+        }
+    )
+    s.fit(trials, [user_objective(p) for p in trials.to_dict("records")])
+    # the knowledge ranks the 12 trials backwards: only the prior's 3 pseudo-trials keep any trust, and the
+    # study's own forest, which ranks them well out of bag, outweighs it
+    assert s.trust_ == pytest.approx(3 * prior / 15)
+    assert s.weights_["own"] > s.trust_
+
+
+def test_meta_sampler_never_proposes_a_configuration_twice():
+    space = {
+        "optimizer": CategoricalDistribution(["adam", "sgd"]),
+        "lr": CategoricalDistribution([1e-3, 1e-2, 1e-1]),
+    }
+    configs = pd.DataFrame({"optimizer": ["adam", "sgd"] * 15, "lr": [1e-3, 1e-2, 1e-1] * 10})
+    ranks = np.where(configs["optimizer"] == "adam", 0.5, 0.0) + np.log10(configs["lr"]).to_numpy() / -6
+    src = knowledge.Source("k", configs, ranks, meta=dict(TASK))  # prefers adam, lr 1e-3, strongly
+    sampler = MetaSampler(
+        search_space=space, knowledge=[src], task=TASK, n_startup_trials=0, random_fraction=0.0, seed=0
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(
+        lambda t: -t.suggest_categorical("lr", [1e-3, 1e-2, 1e-1]) * (t.suggest_categorical(
+            "optimizer", ["adam", "sgd"]) == "sgd"),
+        n_trials=6,
+    )  # fmt: skip
+    tried = [(t.params["optimizer"], t.params["lr"]) for t in study.trials]
+    assert tried[0] == ("adam", 1e-3) and len(set(tried)) == 6
 
 
 def test_meta_sampler_warm_started_from_another_space_finds_the_optimum_first():

@@ -196,6 +196,13 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
         raise InputError("configs is empty; give at least one configuration row")
     configs = canonical_columns(configs)
     num = {k: _numeric(configs, k, v) for k, v in _NUMERIC_DEFAULTS.items()}
+    # what the runner trains with: lr times lr_scale, and the training rows left after train_fraction (the
+    # rows it reports using, n_train_used, where a run table has them)
+    num["lr"] = num["lr"] * _numeric(configs, "lr_scale", 1.0)
+    num["n_train"] = np.maximum(num["n_train"] * _numeric(configs, "train_fraction", 1.0), 1.0)
+    if "n_train_used" in configs:
+        used = _numeric(configs, "n_train_used", np.nan)
+        num["n_train"] = np.where(np.isfinite(used) & (used > 0), used, num["n_train"])
     for key in ("lr", "batch_size", "epochs", "n_train"):
         if (num[key] <= 0).any():
             raise InputError(f"column {key!r} has values <= 0; {key} must be positive")

@@ -126,16 +126,108 @@ def from_store(path: str | os.PathLike) -> list[Source]:
     return from_runs(runs, curves) if len(runs) else []
 
 
-def shipped() -> list[Source]:
-    """One source per task of the corpus shipped with traindx (every part found; empty if none is)."""
-    from traindx.search.corpus import corpus_parts, load_corpus
+# the many-task corpus's data conditions: set by the corpus design, not chosen by a search, with the value that
+# means "not applied" (traindx.experiments.corpus.CONDITIONS); shift acts on the test split only
+DATA_CONDITIONS: dict[str, float] = {"train_fraction": 1.0, "imbalance": 1.0, "label_noise": 0.0}
+# the corpus columns that are settings a search chooses (the corpus's own search space)
+CORPUS_SETTINGS = ("lr", "weight_decay", "dropout", "width", "batch_size", "epochs", "optimizer", "schedule")
 
-    if not corpus_parts():
+
+def corpus_settings(runs: pd.DataFrame) -> pd.DataFrame:
+    """The many-task corpus's runs as the settings a search chooses: the effective learning rate
+    (``lr * lr_scale``), dropout 0 and the constant schedule where the design left them unset.
+
+    Example:
+        >>> runs = pd.DataFrame({"lr": [1e-3, 1e-3], "lr_scale": [None, 10.0], "dropout": [None, 0.3]})
+        >>> corpus_settings(runs)[["lr", "dropout"]].to_numpy().tolist()
+        [[0.001, 0.0], [0.01, 0.3]]
+    """
+    out = runs.copy()
+    if "lr_scale" in out:
+        out["lr"] = pd.to_numeric(out["lr"]) * pd.to_numeric(out["lr_scale"]).fillna(1.0)
+    if "dropout" in out:
+        out["dropout"] = pd.to_numeric(out["dropout"]).fillna(0.0)
+    if "schedule" in out:
+        out["schedule"] = out["schedule"].fillna("constant")
+    return out[[c for c in CORPUS_SETTINGS if c in out]]
+
+
+def remove_condition_effects(runs: pd.DataFrame, y: np.ndarray, group: str = "dataset") -> np.ndarray:
+    """``y`` with the main effect of each data condition (:data:`DATA_CONDITIONS`) removed within each task.
+
+    The corpus applies its conditions in orthogonal factorial blocks, so within a task the mean result at a
+    condition's level minus the task's mean estimates that level's effect free of the settings (Box, Hunter &
+    Hunter, Statistics for Experimenters, ch. 5); what is left compares settings as on the task's clean data.
+
+    Example:
+        >>> runs = pd.DataFrame({"dataset": "a", "label_noise": [0.0, 0.0, 0.5, 0.5], "lr": [1, 2, 1, 2]})
+        >>> remove_condition_effects(runs, np.array([0.9, 0.8, 0.5, 0.4])).round(2).tolist()
+        [0.7, 0.6, 0.7, 0.6]
+    """
+    y = np.asarray(y, dtype=float).copy()
+    keys = runs[group].astype(str).to_numpy() if group in runs else np.zeros(len(runs), dtype=str)
+    out = y.copy()
+    for col, healthy in DATA_CONDITIONS.items():
+        if col not in runs:
+            continue
+        level = pd.to_numeric(runs[col], errors="coerce").fillna(healthy).to_numpy()
+        frame = pd.DataFrame({"task": keys, "level": level, "y": y})
+        ok = np.isfinite(y)
+        task_mean = frame[ok].groupby("task")["y"].mean()
+        cell_mean = frame[ok].groupby(["task", "level"])["y"].mean()
+        effect = cell_mean.to_numpy() - task_mean.loc[cell_mean.index.get_level_values(0)].to_numpy()
+        lut = pd.Series(effect, index=cell_mean.index)
+        out -= lut.reindex(pd.MultiIndex.from_arrays([keys, level])).fillna(0.0).to_numpy()
+    return out
+
+
+def shipped(exclude: tuple[str, ...] = ()) -> list[Source]:
+    """One source per task of the many-task corpus shipped with traindx (its settings, the data conditions'
+    effects removed, the tasks' stored meta-features); the first single-dataset corpora when it is absent;
+    empty if nothing is shipped. ``exclude``: task names to leave out (a leave-task-out evaluation).
+
+    Example:
+        >>> sources = shipped()
+        >>> len(sources) >= 40 and "lr" in sources[0].configs
+        True
+    """
+    from traindx.search.corpus import MANY_TASK, corpus_parts, load_corpus
+
+    parts = corpus_parts()
+    if not parts:
         return []
-    runs, curves = load_corpus()
-    if "shift" in runs:  # a run evaluated under a test-time shift is about robustness, not its setting
-        runs = runs[runs["shift"].fillna("none") == "none"]
-    return from_runs(runs, curves)
+    if MANY_TASK not in parts:
+        runs, curves = load_corpus()
+        if "shift" in runs:  # a run evaluated under a test-time shift is about robustness, not its setting
+            runs = runs[runs["shift"].fillna("none") == "none"]
+        return [s for s in from_runs(runs, curves) if s.name not in exclude]
+    return [s for s in _many_task(MANY_TASK) if s.name not in exclude]
+
+
+_MANY_TASK_CACHE: dict[str, list[Source]] = {}
+
+
+def _many_task(name: str) -> list[Source]:
+    if name in _MANY_TASK_CACHE:
+        return _MANY_TASK_CACHE[name]
+    from traindx.search.corpus import corpus_meta_features, load_corpus
+    from traindx.search.predictor import targets
+
+    runs, curves = load_corpus(name)
+    runs = runs[runs["status"] == "finished"].reset_index(drop=True)
+    t = targets(curves)
+    runs = runs[runs["run_id"].isin(t.index)].reset_index(drop=True)
+    y = remove_condition_effects(runs, t.loc[runs["run_id"], "final"].to_numpy(dtype=float))
+    settings = corpus_settings(runs)
+    meta = corpus_meta_features(name)
+    out = []
+    for task, idx in runs.groupby("dataset", sort=True).groups.items():
+        idx = np.asarray(idx)
+        s = _source(task, settings.iloc[idx], y[idx], meta.get(str(task)))
+        if s is not None:
+            out.append(s)
+    _MANY_TASK_CACHE[name] = out
+    return out
 
 
 def gather(knowledge: Any) -> list[Source]:

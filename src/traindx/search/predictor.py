@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -49,18 +51,37 @@ def targets(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"final": g.last(), "best": g.max(), "epochs": g.size()})
 
 
+# rows from which a forest's trees are walked on two threads (the tree walk releases the GIL); below it the
+# threads cost more than they save
+THREADED_ROWS = 100_000
+
+
 def forest_mean_std(forest, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread across a fitted forest's trees (SMAC's uncertainty), as running sums.
 
-    Running sums keep memory at O(n) when scoring millions of candidates.
+    Running sums keep memory at O(n) when scoring millions of candidates; the trees are walked directly
+    (the input converted once, not checked again per tree), on two threads for large inputs.
     """
-    mean = np.zeros(len(X))
-    sq = np.zeros(len(X))
-    for tree in forest.estimators_:
-        p = tree.predict(X)
-        mean += p
-        sq += p * p
-    n = len(forest.estimators_)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    trees = forest.estimators_
+
+    def sums(part) -> tuple[np.ndarray, np.ndarray]:
+        mean, sq = np.zeros(len(X)), np.zeros(len(X))
+        for tree in part:
+            p = tree.tree_.predict(X)[:, 0]
+            mean += p
+            sq += p * p
+        return mean, sq
+
+    if len(X) >= THREADED_ROWS and len(trees) > 1 and (os.cpu_count() or 1) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            halves = list(pool.map(sums, (trees[0::2], trees[1::2])))
+        mean, sq = halves[0][0] + halves[1][0], halves[0][1] + halves[1][1]
+    else:
+        mean, sq = sums(trees)
+    n = len(trees)
     mean /= n
     return mean, np.sqrt(np.maximum(sq / n - mean**2, 0.0))
 

@@ -2,13 +2,15 @@
 with weights that say how far each source can be trusted on this task.
 
 Weights follow the ranking-weighted ensembles of transfer HPO (TST-R, Wistuba et al., ECML 2016; RGPE,
-Feurer et al., 2018): before the study has results, a source's weight is its task similarity (meta-feature
-distance, :func:`~traindx.search.features.task_distance`) times the share of the space's parameters it
-varies; once ``min_agreement`` trials exist it is the Kendall agreement between the source's ranking of those
-trials and their real ranking, and the study's own forest is weighted by its out-of-fold agreement. A source
-that ranks the study's trials no better than chance loses its weight as trials accumulate, so with no
-transferable knowledge the surrogate is the study's own forest alone. ``trust_`` (the largest source weight, in
-[0, 1]) tells a sampler how often to follow the sources while it would otherwise still explore.
+Feurer et al., 2018). Each source's weight starts at its prior: task similarity (meta-feature distance,
+:func:`~traindx.search.features.task_distance`) times the share of the space's parameters it varies; once
+``MIN_AGREEMENT`` trials exist it moves to the Kendall agreement between the source's ranking of those trials
+and their real ranking (shrunk towards the prior by ``PRIOR_TRIALS`` pseudo-trials). The ``max_active``
+heaviest sources form the knowledge prediction; ``trust_`` is how well that combined prediction ranks the
+study's trials (the same shrinkage), so a lucky single source among many cannot make the knowledge look
+trustworthy. The study's own forest is weighted by its out-of-fold agreement. With no transferable knowledge
+``trust_`` falls to zero as trials accumulate and the surrogate is the study's own forest alone; a sampler
+reads ``trust_`` as how often to follow the knowledge while it would otherwise still explore.
 
 Example:
     >>> import pandas as pd
@@ -24,11 +26,11 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from traindx.search.features import SpaceFeaturizer, task_distance
 from traindx.search.knowledge import Source
@@ -41,13 +43,18 @@ MIN_OWN_CV = 5
 PRIOR_TRIALS = 3
 # rows of a source a forest learns from: the many-task corpus has thousands per task, a forest needs far fewer
 MAX_SOURCE_ROWS = 2000
+# share of the knowledge weights that must move before the pooled knowledge forest is refitted (a refit costs
+# one forest fit; weights settle within a few trials, so most refits would change nothing)
+REFIT_SHIFT = 0.1
 
 
-def _forest(n_estimators: int, seed: int):
+def _forest(n_estimators: int, seed: int, oob: bool = False):
     from sklearn.ensemble import RandomForestRegressor
 
     # SMAC's surrogate (Hutter et al., LION 2011): bootstrapped trees, their spread is the uncertainty
-    return RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    return RandomForestRegressor(
+        n_estimators=n_estimators, min_samples_leaf=2, random_state=seed, n_jobs=1, oob_score=oob
+    )
 
 
 @dataclass
@@ -57,6 +64,8 @@ class _Member:
     model: object
     prior: float  # task similarity in (0, 1]: exp(-d^2 / 2) of the meta-feature distance d
     overlap: float  # share of the space's parameters the source varies
+    X: np.ndarray  # the source's rows in the space's features (NaN where it lacks a parameter)
+    y: np.ndarray
 
 
 class TransferSurrogate:
@@ -68,8 +77,10 @@ class TransferSurrogate:
             canonical name).
         task: the study's task meta-features (``{}`` when unknown: every source then looks equally similar).
         n_estimators: trees per forest.
-        max_sources: keep only the most similar sources (the many-task corpus has hundreds of tasks).
+        max_sources: keep only the most similar sources (the many-task corpus has dozens of tasks).
         seed: random seed.
+        max_active: sources that make up the knowledge prediction (the heaviest by weight); bounds the cost
+            of scoring candidates whatever the number of sources.
     """
 
     def __init__(
@@ -80,11 +91,13 @@ class TransferSurrogate:
         n_estimators: int = 30,
         max_sources: int = 20,
         seed: int = 0,
+        max_active: int = 20,
     ) -> None:
         self.space = dict(space)
         self.task = dict(task or {})
         self.n_estimators = int(n_estimators)
         self.seed = int(seed)
+        self.max_active = int(max_active)
         self.featurizer = SpaceFeaturizer(self.space).fit()
         self.members: list[_Member] = []
         for s in sources or []:
@@ -93,7 +106,10 @@ class TransferSurrogate:
                 self.members.append(m)
         self.members = sorted(self.members, key=lambda m: -m.prior * m.overlap)[: int(max_sources)]
         self.weights_: dict[str, float] = {}
-        self.trust_ = max((m.prior for m in self.members), default=0.0)
+        self.own_ = None
+        self.own_weight_ = 0.0
+        self.knowledge_ = None
+        self.trust_ = max((m.prior * m.overlap for m in self.members), default=0.0)
 
     def _member(self, s: Source) -> _Member | None:
         X = self.featurizer.transform(s.configs)
@@ -108,14 +124,15 @@ class TransferSurrogate:
         rows = np.arange(len(X))
         if len(rows) > MAX_SOURCE_ROWS:
             rows = rng.choice(rows, MAX_SOURCE_ROWS, replace=False)
-        # a source's forest is fitted once and then only asked for its mean: a third of the trees (SMAC's 10 at
-        # the default) keeps scoring a million candidates against many sources within seconds
-        trees = max(1, self.n_estimators // 3)
+        # a source's forest is fitted once and then only asked for its mean, and the knowledge prediction
+        # averages many sources: a tenth of the trees each keeps scoring candidates against all of them cheap
+        trees = max(1, self.n_estimators // 10)
         model = _forest(trees, self.seed).fit(X[np.ix_(rows, cols)], s.value[rows])
         d = task_distance(self.task, s.meta_features()) if self.task else float("nan")
         # a task nobody described counts as one scale unit away: neither alike nor unlike
         similarity = float(np.exp(-0.5 * d * d)) if np.isfinite(d) else float(np.exp(-0.5))
-        return _Member(s.name, cols, model, similarity, len(shared) / len(set(params)))
+        overlap = len(shared) / len(set(params))
+        return _Member(s.name, cols, model, similarity, overlap, X[rows], s.value[rows])
 
     @property
     def has_knowledge(self) -> bool:
@@ -128,65 +145,129 @@ class TransferSurrogate:
         y = pd.Series(np.asarray(values, dtype=float)).rank(pct=True).to_numpy()
         n = len(y)
         self.own_ = None
-        weights = {m.name: m.prior for m in self.members}
+        weights = {m.name: m.prior * m.overlap for m in self.members}
+        X = self.featurizer.transform(configs) if n else np.zeros((0, len(self.featurizer.feature_names_)))
+        preds = self._member_predictions(X)
         if n >= MIN_AGREEMENT:
-            X = self.featurizer.transform(configs)
             for m in self.members:
-                # the agreement seen on n trials, shrunk towards the similarity prior by PRIOR_TRIALS
-                # pseudo-trials: three trials' Kendall tau is too coarse to trust on its own
-                tau = max(_tau(m.model.predict(X[:, m.cols]), y), 0.0)
-                weights[m.name] = (PRIOR_TRIALS * m.prior + n * tau) / (PRIOR_TRIALS + n)
-            self.own_ = _forest(self.n_estimators, self.seed).fit(np.nan_to_num(X, nan=-1.0), y)
-            weights["own"] = self._own_agreement(X, y)
-            if not any(w > 0 for w in weights.values()):
-                weights["own"] = 1.0  # nothing transfers, the own forest is unproven: exploit it anyway
-        self.weights_ = weights
-        self.trust_ = max((weights.get(m.name, 0.0) for m in self.members), default=0.0)
+                # the agreement seen on n trials, shrunk towards the prior by PRIOR_TRIALS pseudo-trials:
+                # three trials' Kendall tau is too coarse to trust on its own
+                tau = max(_tau(preds[m.name], y), 0.0)
+                weights[m.name] = _shrunk(m.prior * m.overlap, tau, n)
+        active = sorted(self.members, key=lambda m: -weights[m.name])[: self.max_active]
+        self.active_ = [m for m in active if weights[m.name] > 0]
+        prior_trust = float(np.mean([m.prior * m.overlap for m in self.active_])) if self.active_ else 0.0
+        self.trust_ = prior_trust
+        if n >= MIN_AGREEMENT and self.active_:
+            total = sum(weights[m.name] for m in self.active_)
+            combined = sum(weights[m.name] * preds[m.name] for m in self.active_) / total
+            self.trust_ = _shrunk(prior_trust, max(_tau(combined, y), 0.0), n)
+        self._refit_knowledge({m.name: weights[m.name] for m in self.active_})
+        self.own_weight_ = 0.0
+        if n >= MIN_AGREEMENT:
+            self.own_ = _forest(self.n_estimators, self.seed, oob=n >= MIN_OWN_CV)
+            with warnings.catch_warnings():  # a trial no tree left out has no out-of-bag prediction
+                warnings.simplefilter("ignore", UserWarning)
+                self.own_.fit(np.nan_to_num(X, nan=-1.0), y)
+            self.own_weight_ = self._own_agreement(X, y)
+            if self.trust_ <= 0 and self.own_weight_ <= 0:
+                self.own_weight_ = 1.0  # nothing transfers, the own forest is unproven: exploit it anyway
+        self.weights_ = {**weights, "own": self.own_weight_}
         return self
 
+    def _refit_knowledge(self, weights: dict[str, float]) -> None:
+        """One forest on the active sources' rows, each source weighted by its weight (shared out over its
+        rows): the weighted mean of the sources at the cost of one forest when scoring candidates. Refitted
+        only when the weights have moved (total variation above ``REFIT_SHIFT``)."""
+        total = sum(weights.values())
+        if total <= 0:
+            self.knowledge_, self._knowledge_weights = None, {}
+            return
+        share = {k: v / total for k, v in weights.items()}
+        old = getattr(self, "_knowledge_weights", None) or {}
+        moved = 0.5 * sum(abs(share.get(k, 0.0) - old.get(k, 0.0)) for k in set(share) | set(old))
+        if getattr(self, "knowledge_", None) is not None and moved <= REFIT_SHIFT:
+            return
+        used = [m for m in self.active_ if share.get(m.name, 0) > 0]
+        X = np.vstack([m.X for m in used])
+        y = np.concatenate([m.y for m in used])
+        w = np.concatenate([np.full(len(m.y), share[m.name] / len(m.y)) for m in used])
+        self.knowledge_ = _forest(max(1, self.n_estimators // 3), self.seed).fit(
+            X, y, sample_weight=w * len(y)
+        )
+        self._knowledge_weights = share
+
+    def _member_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Each source's predicted rank of the study's trials; a trial's prediction never changes, so only
+        the trials added since the last fit are predicted."""
+        cache = getattr(self, "_pred_cache", None)
+        k = 0
+        if cache is not None and len(cache[0]) <= len(X) and np.array_equal(cache[0], X[: len(cache[0])]):
+            k = len(cache[0])
+        new = X[k:]
+        out = {}
+        for m in self.members:
+            old = cache[1][m.name] if k else np.zeros(0)
+            fresh = _tree_mean(m.model, new[:, m.cols]) if len(new) else np.zeros(0)
+            out[m.name] = np.concatenate([old, fresh])
+        self._pred_cache = (X.copy(), out)
+        return out
+
     def _own_agreement(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Kendall agreement of the own forest's out-of-bag predictions with the trials' ranking (each tree
+        predicts the trials its bootstrap left out: a cross-validation that costs no extra fit)."""
         if len(y) < MIN_OWN_CV:
             return 0.0
-        from sklearn.model_selection import KFold
-
-        pred = np.empty_like(y)
-        X = np.nan_to_num(X, nan=-1.0)
-        for train, test in KFold(3, shuffle=True, random_state=self.seed).split(X):
-            pred[test] = _forest(10, self.seed).fit(X[train], y[train]).predict(X[test])
-        return max(_tau(pred, y), 0.0)
+        pred = getattr(self.own_, "oob_prediction_", None)
+        if pred is None:
+            return 0.0
+        pred = np.ravel(pred)
+        ok = np.isfinite(pred)
+        return max(_tau(pred[ok], y[ok]), 0.0) if ok.sum() >= MIN_AGREEMENT else 0.0
 
     def predict(self, configs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted mean and spread of the members' predicted within-task ranks of ``configs``."""
+        """Mean and spread of the predicted within-task rank of ``configs``: the knowledge's prediction
+        (weighted by ``trust_``) and the own forest's (weighted by its agreement)."""
         X = self.featurizer.transform(configs)
-        mean = np.zeros(len(X))
-        var = np.zeros(len(X))
-        total = 0.0
-        for m in self.members:
-            w = self.weights_.get(m.name, m.prior)
-            if w <= 0:
-                continue
-            mu, sd = forest_mean_std(m.model, X[:, m.cols])
-            mean += w * mu
-            var += w * sd**2
-            total += w
-        w = self.weights_.get("own", 0.0)
-        if getattr(self, "own_", None) is not None and w > 0:
+        if not hasattr(self, "active_"):
+            self.fit(pd.DataFrame(columns=list(self.space)), [])
+        parts: list[tuple[float, np.ndarray, np.ndarray]] = []
+        if self.knowledge_ is not None and self.trust_ > 0:
+            mu, sd = forest_mean_std(self.knowledge_, X)
+            parts.append((self.trust_, mu, sd))
+        if self.own_ is not None and self.own_weight_ > 0:
             mu, sd = forest_mean_std(self.own_, np.nan_to_num(X, nan=-1.0))
-            mean += w * mu
-            var += w * sd**2
-            total += w
-        if total <= 0:
+            parts.append((self.own_weight_, mu, sd))
+        if not parts:
             return np.full(len(X), 0.5), np.full(len(X), 0.5)
-        return mean / total, np.sqrt(var / total)
+        total = sum(w for w, _, _ in parts)
+        mean = sum(w * mu for w, mu, _ in parts) / total
+        var = sum(w * sd**2 for w, _, sd in parts) / total
+        return mean, np.sqrt(var)
 
     @property
     def informed(self) -> bool:
-        """Whether any member has positive weight (else the surrogate knows nothing yet)."""
-        return any(w > 0 for w in self.weights_.values()) if self.weights_ else self.has_knowledge
+        """Whether the knowledge or the own forest has positive weight (else the surrogate knows nothing)."""
+        if not hasattr(self, "active_"):
+            return self.has_knowledge
+        return (bool(self.active_) and self.trust_ > 0) or (self.own_ is not None and self.own_weight_ > 0)
+
+
+def _shrunk(prior: float, observed: float, n: int) -> float:
+    return (PRIOR_TRIALS * prior + n * observed) / (PRIOR_TRIALS + n)
+
+
+def _tree_mean(forest, X: np.ndarray) -> np.ndarray:
+    return forest_mean_std(forest, X)[0]
 
 
 def _tau(pred: np.ndarray, y: np.ndarray) -> float:
-    if np.ptp(pred) == 0 or np.ptp(y) == 0:
+    """Kendall's tau-b (scipy's definition), by pairwise signs: a study has at most a few hundred trials, and
+    this is called for every source at every refit."""
+    pred, y = np.asarray(pred, dtype=float), np.asarray(y, dtype=float)
+    if len(y) < 2 or np.ptp(pred) == 0 or np.ptp(y) == 0:
         return 0.0
-    t = kendalltau(pred, y).statistic
-    return float(t) if np.isfinite(t) else 0.0
+    i, j = np.triu_indices(len(y), 1)
+    a, b = np.sign(pred[i] - pred[j]), np.sign(y[i] - y[j])
+    denom = np.sqrt(np.count_nonzero(a) * np.count_nonzero(b))
+    return float((a * b).sum() / denom) if denom > 0 else 0.0

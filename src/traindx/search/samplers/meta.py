@@ -146,6 +146,12 @@ class MetaSampler(SurrogateSampler):
             self._fitted_on = len(done)
         return self._surrogate if self._surrogate.informed else None
 
+    def _tried(self, study, space, surrogate) -> np.ndarray | None:
+        done = [t.params for t in self.finished(study) if all(k in t.params for k in space)]
+        if not done:
+            return None
+        return surrogate.featurizer.transform(pd.DataFrame(done, columns=list(space)))
+
     def sample_relative(self, study, trial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
             return {}
@@ -155,17 +161,31 @@ class MetaSampler(SurrogateSampler):
         if surrogate is None:
             return {}
         n_done = self._fitted_on
+        kappa = self.kappa
         if n_done < self.n_startup_trials:
             # still exploring: follow the sources as often as they are trusted (their task similarity, then
-            # their agreement with this study's trials), else draw at random
+            # their agreement with this study's trials), else draw at random. Following them means proposing
+            # what they rate best, as warm-starting from similar tasks' best configurations does (Feurer et
+            # al., AAAI 2015): their spread is disagreement between tasks, not something a trial resolves
             if self._rng.random() >= surrogate.trust_:
                 return {}
+            kappa = 0.0
         elif self._rng.random() < self.random_fraction:
             return {}
         seed = int(self._rng.integers(2**31))
         cand = sample_candidates(search_space, self.n_candidates, seed=seed)
         mean, std = surrogate.predict(cand)
-        best = cand.iloc[int(np.argmax(mean + self.kappa * std))]
+        score = mean + kappa * std
+        # a configuration already tried teaches nothing new (and in a discrete space the surrogate's best
+        # would be proposed again and again): its candidates are ruled out
+        tried = self._tried(study, search_space, surrogate)
+        if tried is not None:
+            X = np.round(surrogate.featurizer.transform(cand), 6)
+            seen = pd.MultiIndex.from_arrays(np.round(tried, 6).T)
+            score = np.where(pd.MultiIndex.from_arrays(X.T).isin(seen), -np.inf, score)
+            if not np.isfinite(score).any():
+                return {}
+        best = cand.iloc[int(np.argmax(score))]
         return {name: _native(best[name], dist) for name, dist in search_space.items()}
 
 
