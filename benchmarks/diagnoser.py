@@ -1,6 +1,18 @@
-"""Benchmark of the learning-curve diagnoser on the shipped MNIST and Fashion-MNIST corpora.
+"""Benchmark of the learning-curve diagnoser.
 
-Every evaluation is grouped by run (GroupKFold): rows of one run never sit on both sides of a split.
+The task-free default, on the many-task corpus (``traindx/data/corpus/tasks_causes``), every learned call judged
+on tasks the model was not fitted on:
+
+(g) leave-task-out (GroupKFold by task): rule labels now; forecasts of the final labels from 10%, 25% and 50% of
+planned training next to persistence (repeat the label now), overall and per modality, with the run table and
+without it (context unknown); causes from 25% of training (precision, recall, F1 per cause, calibration);
+false shift alarms on runs without an applied shift; the share of runs judged;
+(h) leave-modality-out: the same, each modality held out in turn;
+(i) the MNIST / Fashion-MNIST corpora (another sweep: other models, sizes, 26-40 epochs), diagnosed by a model
+fitted on the many-task corpus without its mnist and fashion_mnist tasks.
+
+The earlier diagnoser's tables (MNIST corpora, grouped by run; :mod:`traindx.diagnose.legacy`), kept for
+comparison (``--only abcdef``):
 
 (a) the study's setup: study features at checkpoints 1, 5, 6, 11, 16, 21, 26, models RF/XGBoost/LR/ensemble;
 (b) the full feature set; (c) early diagnosis: final-epoch labels from prefixes 1, 2, 5, 11 next to the
@@ -8,7 +20,8 @@ persistence baseline (repeat the prefix's own label), and the lead over patience
 (d) cause labels from the epoch-5 prefix, GroupKFold and leave-one-model-family-out; (e) transfer MNIST ->
 Fashion-MNIST; and the default model's shift false alarms on runs with no applied shift.
 
-Run:  .venv/bin/python benchmarks/diagnoser.py [--trees 200] [--folds 5] [--seed 0] [--only abcdef]
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diagnoser.py [--only ghi] [--folds 5]
+      .venv/bin/python benchmarks/diagnoser.py --only abcdef [--trees 200] [--seed 0]   (the earlier tables)
 """
 
 from __future__ import annotations
@@ -32,7 +45,8 @@ from traindx.curves import (
 )
 from traindx.curves.schema import CONTEXT_COLUMNS
 from traindx.diagnose import CurveDiagnoser
-from traindx.diagnose.default import fit_default, load_corpus
+from traindx.diagnose.legacy import fit_default, load_corpus
+from traindx.diagnose.task_free import fraction_epoch
 from traindx.experiments.runner import DEFAULTS
 
 STUDY_CHECKPOINTS = (1, 5, 6, 11, 16, 21, 26)
@@ -83,6 +97,218 @@ def show(title: str, res: dict) -> None:
             print(f"      {k:28s} {v}")
 
 
+# -- the task-free protocol: (g) leave-task-out, (h) leave-modality-out, (i) the MNIST corpora ------------------
+FORECAST_AT = (0.1, 0.25, 0.5)
+CAUSE_AT = 0.25
+NOW = ("underfitting", "overfitting", "dataset_shift")
+
+
+def _judged_f1(y: pd.Series, call: pd.Series, judged: pd.Series) -> float:
+    return f1_score(y[judged].astype(int), call[judged].astype(int), zero_division=0)
+
+
+def _eval_frames(runs: pd.DataFrame, curves: pd.DataFrame) -> dict:
+    """Feature rows of every run at each evaluated fraction, with the run table's context and without it."""
+    from traindx.diagnose.task_free import features_at_fraction
+
+    planned = runs.set_index("run_id")["epochs"].astype(float)
+    bare = curves.drop(columns=["max_epochs", "n_classes", "train_size", "batch_size"])
+    frames = {("table", f): features_at_fraction(curves, planned, f) for f in (*FORECAST_AT, 1.0)}
+    frames[("no table", 0.1)] = features_at_fraction(bare, planned, 0.1)
+    frames[("no table", 0.25)] = features_at_fraction(bare, planned, 0.25)
+    return frames
+
+
+def _predict(diag, X: pd.DataFrame) -> pd.DataFrame:
+    """Calls, probabilities and judged flags of ``diag`` on feature rows ``X`` (one frame, prefixed columns)."""
+    p = diag.predict_proba_frame(X=X)
+    calls = diag.calls(X, p)
+    why = diag.unjudged(X)
+    out = {}
+    for lbl in diag.labels_:
+        out[f"call_{lbl}"] = calls[lbl].to_numpy()
+        out[f"p_{lbl}"] = p[lbl].to_numpy()
+        out[f"judged_{lbl}"] = (why[lbl] == "").to_numpy()
+    return pd.DataFrame(out, index=X.index)
+
+
+def _oof(runs, curves, frames, group_of_run: pd.Series, folds: int, label: str) -> tuple[dict, list]:
+    """Out-of-fold predictions on each frame, folds grouped by ``group_of_run``; and what each fold named."""
+    from traindx.diagnose.default import fit_default
+
+    groups = np.asarray(sorted(group_of_run.unique()))
+    n = min(folds, len(groups))
+    preds: dict = {k: [] for k in frames}
+    named = []
+    t0 = time.time()
+    for i, (_, te) in enumerate(GroupKFold(n_splits=n).split(groups, groups=groups)):
+        held = set(groups[te])
+        fit_ids = set(group_of_run.index[~group_of_run.isin(held)])
+        diag = fit_default(runs[runs["run_id"].isin(fit_ids)], curves[curves["run_id"].isin(fit_ids)])
+        named.append(diag)
+        for key, X in frames.items():
+            Xt = X[X.index.map(group_of_run).isin(held)]
+            preds[key].append(_predict(diag, Xt))
+        print(f"  {label} fold {i + 1}/{n} ({', '.join(sorted(held))[:70]}) fitted and scored, "
+              f"{time.time() - t0:.0f} s", flush=True)  # fmt: skip
+    return {k: pd.concat(v) for k, v in preds.items()}, named
+
+
+def _forecast_table(preds: dict, frames: dict, final: pd.DataFrame, modality: pd.Series) -> None:
+    print(
+        "  forecast of the final rule labels (macro-F1 over the 3 labels, judged runs; persistence = label now)"
+    )
+    print(
+        f"  {'prefix':22s} {'model':>7s} {'persist':>7s} {'lead':>6s} {'judged':>7s}   per label (model/persistence)"
+    )
+    for key in [k for k in frames if k[1] < 1.0]:
+        P, X = preds[key], frames[key].loc[preds[key].index]
+        f_m, f_p, per, judged = [], [], [], []
+        for lbl in NOW:
+            y = final.loc[P.index, f"final_{lbl}"]
+            j = pd.Series(P[f"judged_final_{lbl}"].to_numpy(), index=P.index)
+            m = _judged_f1(y, pd.Series(P[f"call_final_{lbl}"].to_numpy(), index=P.index), j)
+            q = _judged_f1(y, X[f"now_{lbl}"].fillna(0) >= 0.5, j)
+            f_m.append(m), f_p.append(q), judged.append(j.mean())
+            per.append(f"{lbl[:5]} {m:.3f}/{q:.3f}")
+        print(f"  {key[1]:>4.0%} of training, {key[0]:8s} {np.mean(f_m):7.3f} {np.mean(f_p):7.3f} "
+              f"{np.mean(f_m) - np.mean(f_p):+6.3f} {np.mean(judged):7.1%}   {', '.join(per)}")  # fmt: skip
+    for key in (("table", 0.1), ("table", 0.25)):
+        P, X = preds[key], frames[key].loc[preds[key].index]
+        parts = []
+        for mod in sorted(modality.unique()):
+            idx = P.index[P.index.map(modality) == mod]
+            fm, fp = [], []
+            for lbl in NOW:
+                y = final.loc[idx, f"final_{lbl}"]
+                j = pd.Series(P.loc[idx, f"judged_final_{lbl}"].to_numpy(), index=idx)
+                fm.append(_judged_f1(y, pd.Series(P.loc[idx, f"call_final_{lbl}"].to_numpy(), index=idx), j))
+                fp.append(_judged_f1(y, X.loc[idx, f"now_{lbl}"].fillna(0) >= 0.5, j))
+            parts.append(f"{mod} {np.mean(fm):.3f}/{np.mean(fp):.3f}")
+        print(f"  per modality at {key[1]:.0%} (model/persistence): {', '.join(parts)}")
+
+
+def _ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    return float(
+        sum(
+            abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean()
+            for b in range(bins)
+            if (idx == b).any()
+        )
+    )
+
+
+def _cause_table(preds: dict, causes: pd.DataFrame, named: list, key=("table", CAUSE_AT)) -> None:
+    P = preds[key]
+    print(f"  causes from {key[1]:.0%} of training ({key[0]}): named in k of the folds; P/R/F1 over all runs "
+          "(a run not judged counts as not called); calibration on judged runs")  # fmt: skip
+    f1s_named, f1s_all = [], []
+    for c in causes.columns:
+        lbl = f"cause_{c}"
+        k = sum(lbl in d.labels_ for d in named)
+        y = causes.loc[P.index, c].astype(int)
+        if f"call_{lbl}" not in P.columns or P[f"call_{lbl}"].isna().all():
+            print(f"    {c:17s} named 0/{len(named)}: left out ({named[0].left_out_.get(lbl, '')[:60]})")
+            f1s_all.append(0.0)
+            continue
+        call = (
+            P[f"call_{lbl}"].fillna(False).astype(bool) & P[f"judged_{lbl}"].fillna(False).astype(bool)
+        ).astype(int)
+        f1 = f1_score(y, call, zero_division=0)
+        prec = precision_score(y, call, zero_division=0)
+        rec = recall_score(y, call, zero_division=0)
+        j = P[f"judged_{lbl}"].fillna(False).astype(bool) & P[f"p_{lbl}"].notna()
+        pj, yj = P.loc[j, f"p_{lbl}"].to_numpy(), y[j].to_numpy()
+        brier = float(np.mean((pj - yj) ** 2)) if len(pj) else float("nan")
+        print(f"    {c:17s} named {k}/{len(named)}: P {prec:.3f} R {rec:.3f} F1 {f1:.3f}  "
+              f"Brier {brier:.3f} ECE {_ece(yj, pj):.3f}  (applied in {y.mean():.0%})")  # fmt: skip
+        f1s_all.append(f1)
+        if k == len(named):
+            f1s_named.append(f1)
+    print(f"  cause macro-F1: over the causes named in every fold {np.mean(f1s_named) if f1s_named else float('nan'):.3f} "
+          f"({len(f1s_named)} causes); over all {len(causes.columns)} applied conditions {np.mean(f1s_all):.3f}")  # fmt: skip
+
+
+def _shift_alarms(preds: dict, frames: dict, causes: pd.DataFrame, runs: pd.DataFrame) -> None:
+    r = runs.set_index("run_id")
+    for key in (("table", 0.25), ("table", 1.0)):
+        P, X = preds[key], frames[key].loc[preds[key].index]
+        none = causes.loc[P.index, "shift"] == 0
+        imb = r.loc[P.index, "imbalance"].fillna(1.0) < 1.0
+        cs = (
+            P["call_cause_shift"].fillna(False).astype(bool)
+            if "call_cause_shift" in P
+            else pd.Series(False, index=P.index)
+        )
+        rule = X["now_dataset_shift"].fillna(0) >= 0.5
+        fc = P["call_final_dataset_shift"].fillna(False).astype(bool)
+        print(f"  shift calls on the {none.sum()} runs without an applied shift, at {key[1]:.0%}: cause_shift {cs[none].mean():.1%}, "
+              f"dataset_shift rule {rule[none].mean():.1%} (balanced {rule[none & ~imb].mean():.1%}, imbalanced "
+              f"{rule[none & imb].mean():.1%}), final_dataset_shift forecast {fc[none].mean():.1%}")  # fmt: skip
+
+
+def _rule_now(preds: dict, frames: dict, curves: pd.DataFrame, runs: pd.DataFrame) -> None:
+    planned = runs.set_index("run_id")["epochs"]
+    parts = []
+    for f in (0.1, 0.25, 1.0):
+        P = preds[("table", f)]
+        k = fraction_epoch(planned.loc[P.index].to_numpy(), f)
+        truth = []
+        for kk in np.unique(k):
+            ids = P.index[k == kk]
+            truth.append(rule_labels(curves[curves["run_id"].isin(set(ids))], at_epoch=int(kk)))
+        truth = pd.concat(truth).loc[P.index]
+        f1 = [f1_score(truth[lbl], P[f"call_{lbl}"].astype(int), zero_division=0) for lbl in NOW]
+        parts.append(f"{f:.0%}: macro-F1 {np.mean(f1):.3f} ({', '.join(f'{x:.3f}' for x in f1)})")
+    print("  rule labels now (underfitting, overfitting, dataset_shift): " + "; ".join(parts))
+
+
+def run_protocol(only: str, folds: int) -> None:
+    """Sections (g)-(i) of the module docstring."""
+    from traindx.diagnose.corpus import cause_table, load_many_task, load_mnist_corpora
+
+    runs, curves = load_many_task()
+    final = future_labels(curves)
+    causes = cause_table(runs)
+    frames = _eval_frames(runs, curves)
+    task = runs.set_index("run_id")["task"]
+    modality = runs.set_index("run_id")["modality"]
+    print(
+        f"many-task corpus: {len(runs)} finished runs, {task.nunique()} tasks, {modality.nunique()} modalities"
+    )
+    if "g" in only:
+        print(f"\n(g) leave-task-out: GroupKFold({folds}) by task")
+        preds, named = _oof(runs, curves, frames, task, folds, "task")
+        _rule_now(preds, frames, curves, runs)
+        _forecast_table(preds, frames, final, modality)
+        _cause_table(preds, causes, named)
+        _shift_alarms(preds, frames, causes, runs)
+    if "h" in only:
+        print("\n(h) leave-modality-out: each modality held out in turn")
+        preds, named = _oof(runs, curves, frames, modality, 4, "modality")
+        _forecast_table(preds, frames, final, modality)
+        _cause_table(preds, causes, named)
+        _shift_alarms(preds, frames, causes, runs)
+    if "i" in only:
+        print(
+            "\n(i) MNIST / Fashion-MNIST corpora, model fitted on the many-task corpus without mnist, fashion_mnist"
+        )
+        from traindx.diagnose.default import fit_default
+
+        keep = ~runs["task"].isin(["mnist", "fashion_mnist"])
+        diag = fit_default(runs[keep], curves[curves["run_id"].isin(set(runs.loc[keep, "run_id"]))])
+        o_runs, o_curves = load_mnist_corpora()
+        o_frames = _eval_frames(o_runs, o_curves)
+        o_preds = {k: _predict(diag, X) for k, X in o_frames.items()}
+        o_final = future_labels(o_curves)
+        print(f"  {len(o_runs)} runs, planned epochs {sorted(o_runs['epochs'].unique())}")
+        _forecast_table(o_preds, o_frames, o_final, o_runs.set_index("run_id")["task"])
+        _cause_table(o_preds, cause_table(o_runs), [diag])
+        _shift_alarms(o_preds, o_frames, cause_table(o_runs), o_runs)
+
+
 def main() -> None:
     import torch
 
@@ -90,7 +316,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trees", type=int, default=200)
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--only", default="abcdef")
+    ap.add_argument("--only", default="ghi")
     ap.add_argument("--seed", type=int, default=0, help="random_state of the forests in (c)-(e)")
     ap.add_argument(
         "--calibration",
@@ -100,6 +326,11 @@ def main() -> None:
     args = ap.parse_args()
     calib = None if args.calibration == "none" else args.calibration
     t0 = time.time()
+    if set(args.only) & set("ghi"):
+        run_protocol(args.only, args.folds)
+    if not set(args.only) & set("abcdef"):
+        print(f"\ntotal {time.time() - t0:.0f}s")
+        return
     corpora = {name: load_corpus((name,)) for name in ("mnist", "fashion_mnist")}
     for name, (runs, curves) in corpora.items():
         print(f"{name}: {len(runs)} finished runs, {curves['epoch'].max()} epochs max")

@@ -64,3 +64,41 @@ def test_epoch_work_is_charged():
     before = s.overhead
     s.charge(0.05)
     assert s.overhead > before == pytest.approx(before)
+
+
+def test_every_step_mode_caps_pauses_between_steps():
+    """With every=1 no step is unsampled; pauses (other work between steps) still count as a few steps only,
+    so they do not dilute the monitor's share."""
+    paused, steady = Schedule(every=1), Schedule(every=1)
+    for k in range(200):
+        pause = 0.5 if k % 20 == 0 and k else 0.0  # half a second elsewhere every 20 steps
+        paused.record(k, True, 1e-3, 2e-3 + pause)
+        steady.record(k, True, 1e-3, 2e-3)
+    assert paused.overhead == pytest.approx(steady.overhead, rel=0.15)
+    assert steady.overhead == pytest.approx(1 / 3, rel=1e-6)
+
+
+def test_the_step_after_an_epoch_end_counts_as_one_typical_step():
+    s = Schedule(every=1)
+    for k in range(50):
+        s.record(k, True, 1e-3, 2e-3)
+    before = s.overhead
+    s.record(50, True, 1e-3, 5.0, resumed=True)  # evaluation or other work after epoch_end
+    assert s.overhead == pytest.approx(before, rel=1e-3)
+
+
+def test_work_before_a_sample_is_part_of_its_cost():
+    """The parameter copy made on the step before a sample (``charge(..., cycle=True)``) paces the samples."""
+
+    def samples(copy_s: float) -> int:
+        s, n = Schedule(), 0
+        for k in range(3000):
+            sampled = s.due(k)
+            n += sampled
+            s.record(k, sampled, 1e-3 if sampled else 1e-6, 1e-3)
+            if s.due(k + 1):
+                s.charge(copy_s, cycle=True)
+        assert s.overhead <= 1.05 * HEADROOM * 0.05
+        return n
+
+    assert samples(0.0) >= 2.5 * samples(2e-3)

@@ -126,7 +126,7 @@ def _diagnosis_tables(result):
     left_out = [c[2:] for c in result.columns if c.startswith("p_") and c[2:] not in labels]
     if left_out:
         yield (
-            f"[dim]not judged for any run (the runs do not log a metric they need): {', '.join(left_out)}[/dim]"
+            f"[dim]not judged for any run (a metric they need is not logged, or the curves are unlike the corpus): {', '.join(left_out)}[/dim]"
         )
     for run_id, row in result.iterrows():
         table = Table(title=f"run {run_id} (epoch {row['epoch']})", title_justify="left")
@@ -143,9 +143,11 @@ def _diagnosis_tables(result):
             call = "[red]yes[/red]" if row[label] else "[green]no[/green]"
             table.add_row(label, call, f"{prob:.2f}")
         yield table
-        yield f"  [bold]advice[/bold]: {row['advice']}"
+        yield f"  [bold]advice[/bold]: {row['advice'].split('; not judged: ')[0]}"
         if row["drivers"]:
             yield f"  [bold]drivers[/bold]: {row['drivers']}"
+        if row.get("not_judged"):
+            yield f"  [bold]not judged[/bold]: {row['not_judged']}"
         yield ""
 
 

@@ -27,6 +27,8 @@ ADVICE: dict[str, str] = {
     "undersized_model": "the curves look like a model too small for the task; add width or depth",
     "bad_lr": "the curves look like a learning rate far from a good one; run a short learning-rate sweep",
     "label_noise": "the curves look like noisy labels; audit a sample of labels or use a noise-robust loss",
+    "weight_decay": "the curves look like strong weight decay; lower it if training accuracy stalls",
+    "dropout": "the curves look like heavy dropout; lower it if training accuracy stalls below validation",
 }
 
 # Imbalance applied to train and val but not test moves val - test as much as a covariate shift does; the

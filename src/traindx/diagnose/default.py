@@ -1,179 +1,132 @@
-"""The default diagnoser behind :func:`traindx.diagnose`: fitted from the corpus shipped with the package.
+"""The default diagnoser behind :func:`traindx.diagnose`: task-free, fitted on the shipped many-task corpus.
 
-The shipped corpus (``traindx/data/corpus/<name>_runs.parquet`` and ``<name>_epochs.parquet``: real MNIST and
-Fashion-MNIST trainings) is plain data, and so is the fitted model: ``traindx/data/models/default_diagnoser.npz``
-(the forests' node arrays, read with ``allow_pickle=False``) and ``.json`` (labels, features, calibration, and
-the traindx version, fit settings and corpus hash it was built from). :func:`default_diagnoser` reads it in
-well under a second. When the file does not match this installation (another version, another corpus through
-``TRAINDX_CORPUS_DIR``, other fit settings) or cannot be read, it says why in a :class:`StaleModelWarning`
-and refits from the corpus instead (about 30 s on 2 cores, once per process). Nothing is ever unpickled.
+The model is plain data: ``traindx/data/models/default_diagnoser.npz`` (boosted trees as node arrays, read with
+``allow_pickle=False``) and ``.json`` (labels, thresholds, calibration, the corpus ranges that decide what is
+"not judged", and the traindx version, fit settings and corpus hash it was built from).
+:func:`default_diagnoser` reads it in milliseconds and never refits: a file that does not match this
+installation is an error naming the command that rebuilds it, ``python -m traindx.diagnose.build_default``.
 
-``python -m traindx.diagnose.build_default`` rebuilds the file from every corpus in the corpus folder.
-
-Training rows are (run, checkpoint) prefixes, so the model diagnoses a run at any epoch. Three label families
-are fitted together: the rule labels at the checkpoint (state now), the rule labels at the run's final epoch
-(``final_*``: where the run is heading) and, from the run table, the applied conditions (``cause_*``).
-Some runs are shown without set sizes or test metrics (:func:`hide_optional`), so curves from sources that log
-neither (TensorBoard, MLflow) are read correctly too.
+Training rows are each run's prefix at fractions of its planned training (:data:`FRACTIONS`), so the model
+diagnoses a run at any point. Context is hidden at random (:func:`hide_context`): planned epochs and the train
+and batch sizes each on a third of the runs, the number of classes and the set sizes on half, the losses on a
+fifth, so curves logged without a
+run table or without losses get calls of their own rather than calls read from a missing value.
 
 Example:
-    >>> from traindx.diagnose.default import CHECKPOINTS
-    >>> CHECKPOINTS[0]
-    1
+    >>> FRACTIONS[:3]
+    (0.05, 0.1, 0.15)
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
-import warnings
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-from traindx.curves.labels import cause_labels, checkpoint_rule_labels, future_labels
-from traindx.curves.schema import CONTEXT_COLUMNS, add_context
+from traindx.curves.labels import future_labels
+from traindx.diagnose.corpus import cause_table, corpus_hash, corpus_root, load_many_task
+from traindx.diagnose.task_free import features_at_fraction
 from traindx.errors import InputError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from traindx.diagnose.curve_diagnoser import CurveDiagnoser
-    from traindx.diagnose.fitted import FittedDiagnoser
+#: prefixes the model is fitted on, as fractions of planned training
+FRACTIONS = (0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0)
+#: thresholds of forecasts are chosen on these prefixes, those of causes on the later ones
+FORECAST_FRACTIONS = (0.05, 0.1, 0.15, 0.25, 0.4)
+CAUSE_FRACTIONS = (0.25, 0.4, 0.6, 0.8, 1.0)
+MAX_ITER = 100
+INNER_FOLDS = 3
+HIDE_SEED = 0
 
-# Early checkpoints are dense (the calls that matter most are made in the first epochs), later ones sparse; the
-# study used 1, 5, 6, 11, 16, 21, 26.
-CHECKPOINTS = (1, 2, 3, 5, 8, 13, 26)
-# 40 trees and 2 calibration folds keep the first-use fit near 30 s on 2 cores (benchmarks/RESULTS.md, diagnoser (f)).
-N_ESTIMATORS = 40
-CALIBRATION_FOLDS = 2
-
-
-def corpus_dir() -> Path:
-    """Folder of the corpus Parquet files: ``$TRAINDX_CORPUS_DIR`` when set (a corpus of your own runs, written by
-    ``traindx sweep ... --corpus``), else the one shipped in the package.
-
-    Example:
-        >>> corpus_dir().name  # doctest: +SKIP
-        'corpus'
-    """
-    own = os.environ.get("TRAINDX_CORPUS_DIR")
-    return Path(own) if own else Path(str(resources.files("traindx") / "data" / "corpus"))
+corpus_dir = corpus_root  # the name earlier releases used
 
 
-def corpus_names(folder: str | Path | None = None) -> tuple[str, ...]:
-    """Names of the corpora in ``folder`` (default :func:`corpus_dir`): each ``<name>_runs.parquet`` that has
-    its ``<name>_epochs.parquet``, sorted.
+def hide_context(curves: pd.DataFrame, seed: int = HIDE_SEED) -> pd.DataFrame:
+    """Copy of the curves with context blanked per run at random: ``max_epochs`` and ``train_size`` /
+    ``batch_size`` each on 1/3 of the runs, ``n_classes`` on 1/2, ``n_val``/``n_test`` on 1/2 and the losses on 1/5 (independent draws, seeded).
 
     Example:
-        >>> corpus_names()
-        ('fashion_mnist', 'mnist')
+        >>> c = pd.DataFrame({"run_id": [str(i) for i in range(300)], "epoch": 1, "max_epochs": 9.0})
+        >>> bool(0.25 < hide_context(c)["max_epochs"].isna().mean() < 0.42)
+        True
     """
-    root = Path(folder) if folder is not None else corpus_dir()
-    names = [p.name.removesuffix("_runs.parquet") for p in root.glob("*_runs.parquet")]
-    return tuple(sorted(n for n in names if (root / f"{n}_epochs.parquet").exists()))
-
-
-def corpus_hash(names: tuple[str, ...] | None = None, folder: str | Path | None = None) -> str:
-    """SHA-256 over the names and bytes of the corpus files a default model is fitted on.
-
-    Example:
-        >>> len(corpus_hash())
-        64
-    """
-    root = Path(folder) if folder is not None else corpus_dir()
-    h = hashlib.sha256()
-    for name in names if names is not None else corpus_names(root):
-        for part in ("runs", "epochs"):
-            path = root / f"{name}_{part}.parquet"
-            h.update(path.name.encode())
-            h.update(path.read_bytes() if path.exists() else b"")
-    return h.hexdigest()
-
-
-def load_corpus(
-    names: tuple[str, ...] | None = None, folder: str | Path | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(runs, curves) of the corpora ``names`` in ``folder`` (default: every corpus in :func:`corpus_dir`),
-    finished runs only, run ids prefixed by the corpus name; the curves carry the run context (train-set size,
-    batch size, planned epochs) from the run table."""
-    root = Path(folder) if folder is not None else corpus_dir()
-    runs_parts, curve_parts = [], []
-    for name in names if names is not None else corpus_names(root):
-        rp, ep = root / f"{name}_runs.parquet", root / f"{name}_epochs.parquet"
-        if not rp.exists() or not ep.exists():
-            continue
-        runs, curves = pd.read_parquet(rp), pd.read_parquet(ep)
-        if "status" in runs.columns:
-            runs = runs[runs["status"].astype(str).isin(["ok", "done", "finished", "completed", "success"])]
-        runs = runs.assign(run_id=name + ":" + runs["run_id"].astype(str))
-        curves = curves.assign(run_id=name + ":" + curves["run_id"].astype(str))
-        curves = add_context(curves[curves["run_id"].isin(runs["run_id"])], runs)
-        runs_parts.append(runs)
-        curve_parts.append(curves)
-    if not runs_parts:
-        raise InputError(
-            f"the shipped curve corpus is missing from {root}; reinstall traindx, or fit your own "
-            "tdx.CurveDiagnoser on labelled curves"
-        )
-    return pd.concat(runs_parts, ignore_index=True), pd.concat(curve_parts, ignore_index=True)
-
-
-def training_table(
-    runs: pd.DataFrame, curves: pd.DataFrame, checkpoints=CHECKPOINTS, causes: bool = True
-) -> pd.DataFrame:
-    """Label frame indexed by (run_id, checkpoint): rule labels now, final rule labels, and cause labels."""
-    now = checkpoint_rule_labels(curves, checkpoints)
-    run_ids = now.index.get_level_values(0)
-    final = future_labels(curves, runs=runs).reindex(run_ids)
-    parts = [now, final.set_axis(now.index)]
-    if causes:
-        cause = cause_labels(runs)
-        parts.append(cause.add_prefix("cause_").reindex(run_ids).fillna(0).astype(int).set_axis(now.index))
-    return pd.concat(parts, axis=1)
-
-
-def hide_optional(curves: pd.DataFrame) -> pd.DataFrame:
-    """Copy of the curves with the set sizes blanked on every 2nd run, the test metrics on every 3rd and the run
-    context on every 3rd from the second, so a model fitted on them also reads curves from sources that log
-    none of these (TensorBoard, MLflow, Keras).
-
-    Labels are computed before hiding, so they stay those of the full curves.
-
-    Example:
-        >>> c = pd.DataFrame({"run_id": list("abc"), "epoch": 1, "test_acc": 0.9, "n_val": 100, "max_epochs": 9})
-        >>> h = hide_optional(c)
-        >>> h["n_val"].isna().tolist(), h["test_acc"].isna().tolist(), h["max_epochs"].isna().tolist()
-        ([True, False, True], [True, False, False], [False, True, False])
-    """
-    ids = pd.Index(pd.unique(curves["run_id"]))
     out = curves.copy()
-    hidden = (
-        (("n_val", "n_test"), ids[::2]),
-        (("test_acc", "test_loss"), ids[::3]),
-        (CONTEXT_COLUMNS, ids[1::3]),
+    ids = pd.Index(pd.unique(out["run_id"].astype(str)))
+    rng = np.random.default_rng(seed)
+    key = out["run_id"].astype(str)
+    plan = (
+        (("max_epochs",), 1 / 3),
+        (("train_size", "batch_size"), 1 / 3),
+        (("n_classes",), 1 / 2),
+        (("n_val", "n_test"), 1 / 2),
+        (("train_loss", "val_loss", "test_loss"), 1 / 5),
     )
-    for cols, which in hidden:
+    for cols, rate in plan:
+        hidden = set(ids[rng.random(len(ids)) < rate])
         cols = [c for c in cols if c in out.columns]
-        out[cols] = out[cols].astype(float)
-        out.loc[out["run_id"].isin(set(which)), cols] = float("nan")
+        if cols:
+            out[cols] = out[cols].astype(float)
+            out.loc[key.isin(hidden), cols] = np.nan
     return out
 
 
-def fit_default(
-    runs: pd.DataFrame, curves: pd.DataFrame, n_estimators: int = N_ESTIMATORS, causes: bool = True
-) -> CurveDiagnoser:
-    """Fit the default design (RF, full features, sigmoid calibration) on a corpus."""
-    from traindx.diagnose.curve_diagnoser import CurveDiagnoser
+def training_set(
+    runs: pd.DataFrame, curves: pd.DataFrame, fractions=FRACTIONS, hide: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(X, y, info) with one row per run and fraction: task-free features of the prefix, the labels
+    (``final_*`` from the full curve, ``cause_*`` from the run table) and info (run_id, fraction, task, modality).
 
-    y = training_table(runs, curves, causes=causes)
-    diag = CurveDiagnoser(model="rf", n_estimators=n_estimators, cv=CALIBRATION_FOLDS, random_state=0)
-    return diag.fit(hide_optional(curves), y)
+    Labels are computed before any context is hidden, so they stay those of the full curves.
+    """
+    planned = runs.set_index("run_id")["epochs"].astype(float)
+    final = future_labels(curves)
+    causes = cause_table(runs).add_prefix("cause_")
+    shown = hide_context(curves) if hide else curves
+    parts, infos = [], []
+    by_run = runs.set_index("run_id")
+    for f in fractions:
+        X = features_at_fraction(shown, planned, f)
+        parts.append(X)
+        infos.append(
+            pd.DataFrame(
+                {
+                    "run_id": X.index,
+                    "fraction": f,
+                    "task": by_run.loc[X.index, "task"].to_numpy(),
+                    "modality": by_run.loc[X.index, "modality"].to_numpy(),
+                }
+            )  # fmt: skip
+        )
+    X = pd.concat(parts, ignore_index=True)
+    info = pd.concat(infos, ignore_index=True)
+    y = pd.concat(
+        [
+            final.reindex(info["run_id"]).reset_index(drop=True),
+            causes.reindex(info["run_id"]).reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    return X, y.astype(float), info
 
 
-class StaleModelWarning(UserWarning):
-    """The shipped default model does not match this installation, so it was refitted from the corpus."""
+def fit_default(runs: pd.DataFrame, curves: pd.DataFrame, max_iter: int = MAX_ITER):
+    """Fit the default design on a corpus ``(runs, curves)`` as :func:`load_corpus` returns it."""
+    from traindx.diagnose.task_free_model import fit_task_free
+
+    X, y, info = training_set(runs, curves)
+    choose = {
+        "final": info["fraction"].isin(FORECAST_FRACTIONS).to_numpy(),
+        "cause": info["fraction"].isin(CAUSE_FRACTIONS).to_numpy(),
+    }
+    return fit_task_free(X, y, info["task"].to_numpy(), choose_rows=choose, inner_folds=INNER_FOLDS,
+                         max_iter=max_iter)  # fmt: skip
+
+
+def load_corpus(folder: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, curves) of the many-task corpus the default is fitted on (see :mod:`traindx.diagnose.corpus`)."""
+    return load_many_task(folder)
 
 
 def model_path() -> Path:
@@ -191,65 +144,74 @@ def expected_meta(folder: str | Path | None = None) -> dict:
 
     Example:
         >>> sorted(expected_meta())[:2]
-        ['calibration_folds', 'checkpoints']
+        ['corpus_sha256', 'features']
     """
     from traindx import __version__
+    from traindx.diagnose.task_free import FEATURES
 
     return {
         "traindx_version": __version__,
-        "checkpoints": list(CHECKPOINTS),
-        "n_estimators": N_ESTIMATORS,
-        "calibration_folds": CALIBRATION_FOLDS,
-        "corpus": list(corpus_names(folder)),
-        "corpus_sha256": corpus_hash(folder=folder),
+        "fractions": list(FRACTIONS),
+        "max_iter": MAX_ITER,
+        "inner_folds": INNER_FOLDS,
+        "features": list(FEATURES),
+        "corpus_sha256": corpus_hash(folder),
     }
 
 
-def stale_reason(path: str | Path | None = None) -> str | None:
+def stale_reason(path: str | Path | None = None, check_corpus: bool = False) -> str | None:
     """Why the model file at ``path`` (default :func:`model_path`) is not this installation's default, or None.
+
+    The version, fit settings and features are always checked; the corpus hash (which reads the corpus, about
+    9 MB) only with ``check_corpus``, as the tests do.
 
     Example:
         >>> stale_reason() is None
         True
     """
-    from traindx.diagnose.model_file import read_facts
+    from traindx import __version__
+    from traindx.diagnose.task_free_model import read_facts
 
     try:
         meta = read_facts(path if path is not None else model_path()).get("meta", {})
     except InputError as exc:
         return str(exc)
-    expected = expected_meta()
+    if check_corpus:
+        expected = expected_meta()
+    else:
+        from traindx.diagnose.task_free import FEATURES
+
+        expected = {"traindx_version": __version__, "fractions": list(FRACTIONS), "max_iter": MAX_ITER,
+                    "inner_folds": INNER_FOLDS, "features": list(FEATURES)}  # fmt: skip
     differ = [k for k in expected if meta.get(k) != expected[k]]
     if not differ:
         return None
-    words = {"traindx_version": "traindx version", "corpus_sha256": "corpus files", "corpus": "corpus names"}
+    words = {"traindx_version": "traindx version", "corpus_sha256": "corpus files", "features": "feature set"}
     return "the shipped default model was built for another " + ", ".join(words.get(k, k) for k in differ)
 
 
-@functools.lru_cache(maxsize=1)
-def default_diagnoser() -> FittedDiagnoser | CurveDiagnoser:
-    """The default model: random forest, full features, sigmoid-calibrated, fitted on the shipped corpus.
+class StaleModelError(InputError):
+    """The shipped default model does not match this installation; rebuild it with build_default."""
 
-    Read from the shipped model file when it matches this installation, else refitted (with a
-    :class:`StaleModelWarning` saying why).
+
+class StaleModelWarning(UserWarning):
+    """Kept for callers of earlier releases, which refitted a stale model with this warning; none is raised now."""
+
+
+@functools.lru_cache(maxsize=1)
+def default_diagnoser():
+    """The default model, read from the shipped model file (checked against this installation; never refitted).
 
     Example:
         >>> default_diagnoser().labels_[:3]
         ['underfitting', 'overfitting', 'dataset_shift']
     """
-    from traindx.diagnose.model_file import load_diagnoser
+    from traindx.diagnose.task_free_model import load_task_free
 
     reason = stale_reason()
-    if reason is None:
-        try:
-            return load_diagnoser(model_path())[0]
-        except InputError as exc:
-            reason = str(exc)
-    warnings.warn(
-        f"{reason}; refitting the default diagnoser from the corpus in {corpus_dir()} (about 30 s, once per "
-        "process). Rebuild the file with `python -m traindx.diagnose.build_default` to skip this.",
-        StaleModelWarning,
-        stacklevel=2,
-    )
-    runs, curves = load_corpus()
-    return fit_default(runs, curves)
+    if reason is not None:
+        raise StaleModelError(
+            f"{reason}; rebuild it with `python -m traindx.diagnose.build_default` (a few minutes), or reinstall "
+            "traindx"
+        )
+    return load_task_free(model_path())[0]

@@ -44,6 +44,8 @@ from traindx.signals import gradients, weights
 INDICATORS: tuple[str, ...] = tuple(cls.name for cls in REGISTRY)
 #: Columns of the signal record (``Monitor.history``), a stable interchange format.
 HISTORY_COLUMNS = ["step", "epoch", "name", "layer", "value"]
+#: Unsampled steps keep their losses on the device; this many are folded into one vector (no host read).
+PENDING_CHUNK = 1000
 
 
 def _as_loss(loss: Any):
@@ -127,9 +129,10 @@ class Monitor:
         self._epochs: list[dict[str, float]] = []
         self._snap = None
         self._marker = None
+        self._update = None
+        self._resumed = False
         self._snap_step = 0
         self._snap_opt = 0
-        self._snap_clean = False
         self._unchanged_checks = 0
         self._opt_seen = 0
         self._reads = 0
@@ -156,16 +159,19 @@ class Monitor:
             held = {id(p) for g in optimizer.param_groups for p in g["params"]}
             self._missing_from_optimizer = sum(1 for _, p in self._probe.trainable() if id(p) not in held)
         self._init_scales = self._measure_init()
+        t1 = time.perf_counter()
+        self._schedule.charge(t1 - t0)
         self._probe.arm()  # the very first forward pass is sampled
-        self._schedule.charge(time.perf_counter() - t0)
+        self._prepare(-1)  # its parameter copy: the update ratio of step 0
         self._last_end: float | None = time.perf_counter()
+        self._schedule.charge(self._last_end - t1, cycle=True)
 
     # -- public API ----------------------------------------------------------------------------------------
     def step(self, loss: Any) -> None:
         """Record one training step; call it after ``optimizer.step()`` with the loss (tensor or float).
 
-        Unsampled steps only store the detached loss (no device sync); sampled steps read the hooks and
-        gradients.
+        Unsampled steps only keep the detached loss on its device (no host read); sampled steps read the
+        hooks, gradients, update ratios and pending losses in one transfer.
         """
         if self._closed:
             return
@@ -175,29 +181,42 @@ class Monitor:
         self._pending.append(_as_loss(loss))
         sampled = self._probe.armed
         try:
-            if self._snap is not None:
-                self._maybe_compare(k, sampled)
             if sampled:
                 self._read(k)
                 self.writers.maybe_flush(self)
-            elif len(self._pending) >= 1000:
-                self._flush_losses()
+            else:
+                probe = self._probe
+                if (
+                    self._snap is not None
+                    and self._update is None
+                    and probe._opt_handle is not None
+                    and probe.optimizer_steps == self._snap_opt + 1
+                ):
+                    # accumulation: the copy's optimizer step came after its sample; compare now, read later
+                    self._update = self._update_tensors(k)
+                if len(self._pending) >= PENDING_CHUNK:
+                    self._compact_losses()
         except Exception as exc:  # noqa: BLE001 - the monitor must never break the training loop
             self._disable("collection", exc, k)
         finally:
             if sampled:
                 self._probe.disarm()
-        self._opt_seen = self._probe.optimizer_steps
+        opt_before, self._opt_seen = self._opt_seen, self._probe.optimizer_steps
         self._step = k + 1
         hook_s = self._probe.take_hook_time()
         t1 = time.perf_counter()
-        elapsed = t1 - t0
-        self._schedule.record(k, sampled, elapsed + hook_s, max(train_s - hook_s, 0.0))
-        if self._schedule.due(k + 1):
+        resumed, self._resumed = self._resumed, False
+        self._schedule.record(k, sampled, t1 - t0 + hook_s, max(train_s - hook_s, 0.0), resumed)
+        due = self._schedule.due(k + 1)
+        if due:
             self._probe.arm()
+            try:
+                self._prepare(k, opt_before)
+            except Exception as exc:  # noqa: BLE001
+                self._disable("collection", exc, k)
         self._last_end = time.perf_counter()
-        # the schedule's own call and arming
-        self._schedule.charge(self._last_end - t1)
+        # the schedule's own call; before a sample also arming and the parameter copy, part of its cost
+        self._schedule.charge(self._last_end - t1, cycle=due)
 
     def epoch_end(
         self,
@@ -230,6 +249,7 @@ class Monitor:
         self.writers.flush(self)
         self._schedule.charge(time.perf_counter() - t0)
         self._last_end = time.perf_counter()
+        self._resumed = True
 
     @property
     def findings(self) -> list[Finding]:
@@ -260,10 +280,11 @@ class Monitor:
     def overhead(self) -> float:
         """Measured fraction of wall time spent in the monitor since it was created.
 
-        It counts the constructor, every ``step()`` and ``epoch_end()`` call, the time its forward hooks take
-        inside sampled forward passes (timed in the hooks themselves) and how much slower than a typical
-        unsampled step the sampled step and the one after it train. With ``every=1`` (or 2) no step is
-        unsampled, so that last part is missing and the figure is a lower bound.
+        It counts the constructor, every ``step()``, ``epoch_end()`` and ``close()`` call, the time its forward
+        hooks take inside sampled forward passes (timed in the hooks themselves) and how much slower than a
+        typical unsampled step the sampled step and the one after it train. Gaps between steps count as at
+        most a few typical steps (one after ``epoch_end``). With ``every=1`` (or 2) no step is unsampled, so
+        the slowdown part is missing and the figure is a lower bound.
         """
         return self._schedule.overhead
 
@@ -290,13 +311,15 @@ class Monitor:
         """Remove every hook and flush pending losses; idempotent."""
         if self._closed:
             return
+        t0 = time.perf_counter()
         try:
             self._flush_losses()
             self.writers.close(self)
         finally:
             self._probe.close()
-            self._snap = self._marker = None
+            self._snap = self._marker = self._update = None
             self._closed = True
+            self._schedule.charge(time.perf_counter() - t0)
 
     def __enter__(self) -> Monitor:
         return self
@@ -363,26 +386,34 @@ class Monitor:
                 self._disable(ind.name, exc)
 
     # -- plumbing ------------------------------------------------------------------------------------------
-    def _measure_init(self) -> list[tuple[str, float]]:
-        """std(W)*sqrt(fan_in) of every trainable weight layer, read once before the first update."""
-        from traindx.monitor.torch import to_floats
+    def _measure_init(self) -> tuple[list[str], Any] | list:
+        """std(W)*sqrt(fan_in) of every trainable weight layer before the first update: computed on the
+        device now, read with the first sample."""
+        import torch
+
+        from traindx.monitor.torch import stack
 
         try:
             layers = [(n, w) for n, w in self._probe.layers if w.requires_grad and w.dim() >= 2]
-            vals = to_floats(
-                [w.detach().float().std() * math.sqrt(weights.fan_in(w.shape)) for _, w in layers]
-            )
-            return [(n, v) for (n, _), v in zip(layers, vals, strict=True)]
+            if not layers:
+                return []
+            with torch.no_grad():
+                scales = stack(
+                    [w.detach().float().std() * math.sqrt(weights.fan_in(w.shape)) for _, w in layers]
+                )
+            return [n for n, _ in layers], scales
         except Exception as exc:  # noqa: BLE001
             self._disable("weight_init", exc, 0)
             return []
 
-    def _flush_losses(self) -> None:
+    def _flush_losses(self, read: list | None = None) -> None:
+        """Hand the pending losses to the loss track and the record (``read``: their values, already read)."""
         if not self._pending:
             return
         from traindx.monitor.torch import to_floats
 
-        values = to_floats(self._pending)
+        read = to_floats(self._pending) if read is None else read
+        values = [x for v in read for x in (v if isinstance(v, list) else (v,))]
         first = len(self._loss)  # one loss per step() call, so its index is its step
         self._pending.clear()
         self._loss.extend(values)
@@ -394,43 +425,77 @@ class Monitor:
                 self._at = s
                 self._emit("loss", {"step": s, "loss": v})
 
-    def _read(self, k: int) -> None:
-        """The sampled step: one batched device-to-host read of what the live indicators need."""
+    def _compact_losses(self) -> None:
+        """Many unsampled steps in a row (a long fixed period): fold the pending losses into one on-device
+        vector, so that the list stays short without a host read."""
         import torch
 
-        from traindx.monitor.torch import to_floats
+        p = self._pending
+        if all(isinstance(v, torch.Tensor) for v in p) and len({v.device for v in p}) == 1:
+            chunks = [v.float() for v in p if v.dim() == 1]
+            self._pending = [torch.cat([*chunks, torch.stack([v.float() for v in p if v.dim() == 0])])]
+        else:  # floats among them: the loop reads its losses itself
+            self._flush_losses()
+
+    def _read(self, k: int) -> None:
+        """The sampled step: one batched device-to-host read of what the live indicators need."""
+        from traindx.monitor.torch import stack, to_floats
 
         self._reads += 1
         probe, cap, need = self._probe, self._probe.capture, self._needs
-        (gnorm, n_grads), layers = (
-            probe.grad_stats() if need & {"grad_norm", "layer_grads"} else ((None, 0), [])
-        )
-        last_grad = None
+        # groups of on-device values (0-d or 1-d tensors, or floats), each read as a float or list of floats
+        group: dict[str, Any] = {}
+        n_grads, names, numels = 0, [], []
+        if need & {"grad_norm", "layer_grads"}:
+            gnorm, n_grads, names, numels, lg, lw = probe.grad_stats()
+            group["grad_norm"] = gnorm if gnorm is not None else float("nan")
+            if names:
+                group["layer_grad"], group["layer_weight"] = lg, lw
         if "grad_uniformity" in need:
-            last_grad = next((w.grad for _, w in reversed(probe.layers) if w.grad is not None), None)
-        tensors: list = [gnorm if gnorm is not None else float("nan")]
-        if last_grad is not None:
-            g = last_grad.detach().float().flatten()
-            tensors.append(g.abs().mean() / g.std())
-        tensors += [t for _, g, _, wn in layers for t in (g, wn)]
-        tensors += [d for d, _ in cap.dead] + [s for s, _ in cap.saturated] + cap.input_rms
-        tensors += [s for s, _ in cap.output]
-        it = iter(to_floats(tensors))
-        values: dict[str, Any] = {"grad_norm": next(it), "n_grads": n_grads}
-        values["grad_uniformity"] = [next(it)] if last_grad is not None else []
-        values["layers"] = [(n, next(it), numel, next(it)) for n, _, numel, _ in layers]
-        values["dead"] = [(next(it), units) for _, units in cap.dead]
-        values["saturated"] = [(next(it), size) for _, size in cap.saturated]
-        values["input_rms"] = [next(it) for _ in cap.input_rms]
-        values["output"] = [(next(it), width) for _, width in cap.output]
+            last = next((w.grad for _, w in reversed(probe.layers) if w.grad is not None), None)
+            if last is not None:
+                g = last.detach().float().flatten()
+                group["uniformity"] = g.abs().mean() / g.std()
+        for key in ("dead", "saturated", "output"):
+            got = getattr(cap, key)
+            if got:
+                group[key] = stack([t for t, _ in got])
+        if cap.input_rms:
+            group["input_rms"] = stack(cap.input_rms)
+        update = self._update
+        if update is None and self._snap is not None:
+            update = self._update = self._update_tensors(k)
+        if update is not None:
+            group["ratios"], group["update_gnorms"] = update["tensors"]
+            if update["kept"] is not None and update["kept"][1] is not None:
+                group["kept"] = update["kept"][1]
+        init = self._init_scales if self._reads == 1 and isinstance(self._init_scales, tuple) else None
+        if init is not None:
+            group["init"] = init[1]
+        # the one device-to-host transfer of the sample: its values and every loss since the last one
+        keys = list(group)
+        read = to_floats([group[key] for key in keys] + self._pending)
+        got = dict(zip(keys, read, strict=False))
+        values: dict[str, Any] = {"grad_norm": got.get("grad_norm", float("nan")), "n_grads": n_grads}
+        values["grad_uniformity"] = [got["uniformity"]] if "uniformity" in got else []
+        values["layers"] = (
+            list(zip(names, got["layer_grad"], numels, got["layer_weight"], strict=True)) if names else []
+        )
+        values["dead"] = list(zip(got.get("dead", []), [u for _, u in cap.dead], strict=True))
+        values["saturated"] = list(zip(got.get("saturated", []), [z for _, z in cap.saturated], strict=True))
+        values["input_rms"] = got.get("input_rms", [])
+        values["output"] = list(zip(got.get("output", []), [w for _, w in cap.output], strict=True))
         values["root_training"] = probe.modes()
-
-        self._flush_losses()
+        if init is not None:
+            self._init_scales = list(zip(init[0], got["init"], strict=True))
+        elif isinstance(self._init_scales, tuple):
+            self._init_scales = []
+        self._flush_losses(read[len(keys) :])
         self._at = k
         if n_grads:
             self._record(k, "gradient_norm", values["grad_norm"])
-        for n, g, numel, _wn in values["layers"]:
-            self._record(k, "grad_rms", gradients.rms(g, numel), n)
+        for name, g, numel, _wn in values["layers"]:
+            self._record(k, "grad_rms", gradients.rms(g, numel), name)
         if self._reads == 1:
             trainable = len(probe.trainable())
             self._emit(
@@ -442,63 +507,92 @@ class Monitor:
                 },
             )
         self._emit("sample", values)
-        if self._snap is None and "snapshot" in need:
-            with torch.no_grad():
-                snap = probe.snapshot()
-                gns = to_floats(gradients.layer_norms([p.grad for _, p, _ in snap]))
-            self._snap = [s for s, g in zip(snap, gns, strict=True) if g > 0 and math.isfinite(g)] or None
-            self._snap_step, self._snap_opt, self._unchanged_checks = k, probe.optimizer_steps, 0
-            # one optimizer step per step() call around the snapshot: gradients are not accumulated on purpose
-            self._snap_clean = probe._opt_handle is not None and probe.optimizer_steps == self._opt_seen + 1
-            self._marker = (
-                probe.grad_marker() if self._snap_clean and "missing_zero_grad" in self._status else None
-            )
+        if update is not None:
+            self._emit_update(update, got["ratios"], got["update_gnorms"], got.get("kept"))
 
-    def _maybe_compare(self, k: int, sampled: bool) -> None:
-        probe = self._probe
-        if probe._opt_handle is not None:
-            if probe.optimizer_steps <= self._snap_opt:
-                return  # gradient accumulation: no optimizer step since the snapshot yet
-        elif k != self._snap_step + 1 and not sampled:
+    def _prepare(self, k: int, opt_before: int | None = None) -> None:
+        """Before a sampled step: copy the trained parameters, so that the sample reads the update of its
+        own optimizer step in the same transfer as the rest (device work only, no host read)."""
+        if self._snap is not None or "snapshot" not in self._needs or "collection" in self._disabled:
             return
         import torch
 
-        from traindx.monitor.torch import to_floats
-
-        snap, marker = self._snap, self._marker
+        probe = self._probe
         with torch.no_grad():
-            tensors = probe.update_ratios(snap)
-            kept = None
+            self._snap = probe.snapshot()
+        self._update = None
+        self._snap_step, self._snap_opt, self._unchanged_checks = k, probe.optimizer_steps, 0
+        # one optimizer step per step() call around the copy: gradients are not accumulated on purpose
+        clean = opt_before is not None and probe._opt_handle is not None
+        clean = clean and probe.optimizer_steps == opt_before + 1
+        self._marker = probe.grad_marker() if clean and "missing_zero_grad" in self._status else None
+
+    def _update_tensors(self, k: int) -> dict | None:
+        """On-device ||dW||/||W|| since the copy (and the kept-gradient check), or None if not comparable yet."""
+        probe, snap = self._probe, self._snap
+        if probe._opt_handle is not None and probe.optimizer_steps <= self._snap_opt:
+            return None  # gradient accumulation: no optimizer step since the copy yet
+        import torch
+
+        from traindx.monitor.torch import stack
+
+        live = [(n, p, c) for n, p, c in snap if p.grad is not None]
+        if any(c.device != p.device or c.shape != p.shape for _, p, c in live):
+            self._snap = self._marker = None  # the model moved or was resized since the copy
+            return None
+        if not live:
+            return None
+        with torch.no_grad():
+            gnorms = stack(gradients.layer_norms([p.grad for _, p, _ in live]))
+            ratios = probe.update_ratios([c for _, _, c in live], [p.detach() for _, p, _ in live])
+            tensors = [ratios, gnorms]
+            marker, kept = self._marker, None
             if marker is not None:
                 clean = k == self._snap_step + 1 and probe.optimizer_steps == self._snap_opt + 1
-                same, change = probe.grad_kept(marker) if clean else (False, None)
-                kept = (same, change)
-                if change is not None:
-                    tensors = [*tensors, change]
-            vals = to_floats(tensors)
-        if kept is not None and kept[1] is not None:
-            kept = (kept[0], vals.pop())
-        elif kept is not None:
-            kept = (
-                (False, 1.0) if kept[0] is False and marker is not None and k == self._snap_step + 1 else None
-            )
+                kept = probe.grad_kept(marker) if clean else (False, None)
         self._marker = None
-        changed = [r > 0 for r in vals]
-        self._at = k
-        values = {
-            "ratios": [(name, p.dim(), r) for (name, p, _), r in zip(snap, vals, strict=True)],
-            "names": [name for name, _, _ in snap],
-            "changed": changed,
-            "unchanged_checks": self._unchanged_checks,
-            "since_snapshot": k - self._snap_step,
-            "with_optimizer": probe._opt_handle is not None,
-            "grad_reused": kept,
-        }
+        return {"step": k, "live": live, "tensors": tensors, "kept": kept, "marker": marker}
+
+    def _emit_update(
+        self, update: dict, ratios: list[float], gnorms: list[float], change: float | None
+    ) -> None:
+        """Hand the update values of one comparison (read with the sample) to the indicators."""
+        live = update["live"]
+        k = update["step"]
+        kept = update["kept"]
+        if kept is not None and kept[1] is not None:
+            kept = (kept[0], change)
+        elif kept is not None:
+            kept = (False, 1.0) if kept[0] is False and k == self._snap_step + 1 else None
+        # parameters whose gradient is zero or not finite have nothing to say about the update
+        rows = [
+            (n, p, r)
+            for (n, p, _), r, g in zip(live, ratios, gnorms, strict=True)
+            if g > 0 and math.isfinite(g)
+        ]
+        self._update = None
+        if not rows:
+            self._snap = None
+            return
+        changed = [r > 0 for _, _, r in rows]
         if any(changed):
             self._snap = None
         else:
-            # nothing moved: keep the snapshot and look again at later sampled steps (accumulation without an
+            # nothing moved: keep the copy and look again at later samples (accumulation without an
             # optimizer handle moves the weights only every few calls)
+            self._probe.restore([c for _, _, c in live], [p.detach() for _, p, _ in live])
             self._unchanged_checks += 1
-            values["unchanged_checks"] = self._unchanged_checks
-        self._emit("update", values)
+        at, self._at = self._at, k
+        self._emit(
+            "update",
+            {
+                "ratios": [(n, p.dim(), r) for n, p, r in rows],
+                "names": [n for n, _, _ in rows],
+                "changed": changed,
+                "unchanged_checks": self._unchanged_checks,
+                "since_snapshot": k - self._snap_step,
+                "with_optimizer": self._probe._opt_handle is not None,
+                "grad_reused": kept,
+            },
+        )
+        self._at = at

@@ -1,16 +1,17 @@
 """Which steps the monitor samples: a fixed period, or one paced at run time by an overhead budget.
 
 The adaptive schedule keeps a budget account over the whole run. Everything the monitor costs is charged to
-it, as measured: its constructor, the small fixed cost of every ``step()`` call, each sample's reads (and the
-parameter comparison on the step after it), the time its forward hooks take inside the sampled forward pass
-(timed in the hooks), the extra training time of the sampled step and the one after it (above a typical
+it, as measured: its constructor, the small fixed cost of every ``step()`` call, each sample's cycle (the
+parameter copy on the step before it, its reads, the time its forward hooks take inside the sampled forward
+pass, timed in the hooks), the extra training time of the sampled step and the one after it (above a typical
 unsampled step's) and ``epoch_end``. The run's own training time earns budget. The first sample is taken at
-step 0 (a run's init-time faults and baseline are there), and each next one as soon as the account can pay for
-it: with ``M`` monitor seconds so far, ``T`` training seconds, ``c`` the measured cost of a sample (a moving
-average), ``t`` the mean training step and ``f`` the fixed cost per step, the next sample comes after
-``d = ((M + c)(1 - a) - a T) / (a (t + f) - f)`` steps for an aim ``a``. So a 50-step run gets the samples it
-can afford and no more, and a long run settles at a period of about ``c / (a t)`` (Cockpit, NeurIPS 2021:
-every-step instruments cost 1.5-21x, every 16th step 1.04-2.2x).
+step 0 (a run's init-time faults and baseline are there; its parameter copy is the constructor's), and each
+next one as soon as the account can pay for it: with ``M`` monitor seconds so far, ``T`` training seconds,
+``c`` the measured cost of a sample cycle (a moving average), ``t`` the mean training step and ``f`` the fixed
+cost per step, the next sample comes after ``d = ((M + c)(1 - a) - a T) / (a (t + f) - f)`` steps for an aim
+``a``. So the period grows from measurements: a 50-step run gets the samples it can afford and no more, and a
+long run settles at a period of about ``c / (a t)`` (Cockpit, NeurIPS 2021: every-step instruments cost
+1.5-21x, every 16th step 1.04-2.2x).
 
 Example:
     >>> s = Schedule(every=4)
@@ -27,7 +28,8 @@ MAX_PERIOD = 200
 #: A gap between two steps longer than this many typical steps (evaluation, checkpointing, other work in the
 #: process) counts as this many steps only: otherwise pauses inflate the step-time estimate, and the budget
 #: they "earn" is spent on dense sampling of the steps that follow (benchmarks/overhead.py, whose arms
-#: interleave: 1.30x instead of 1.08x on an MLP).
+#: interleave: 1.30x instead of 1.08x on an MLP). With ``every=1`` no step is unsampled, so the reference is
+#: every step's time; without it the interleaved benchmark read 1.55x for a measured 2.25x (MLP).
 GAP_CAP = 4.0
 #: The budget is a ceiling on the wall-time ratio, so the schedule aims below it: a share of total time f
 #: means a ratio of 1/(1-f), above 1+f, and what the timers cannot see (allocator and cache effects of the
@@ -36,7 +38,11 @@ HEADROOM = 0.7
 
 
 class Schedule:
-    """Decides whether step ``k`` is sampled; ``record`` and ``charge`` feed it measured costs."""
+    """Decides whether step ``k`` is sampled; ``record`` and ``charge`` feed it measured costs.
+
+    A sample's cycle is the work done for it before it (``charge(..., cycle=True)``: the parameter copy,
+    made by the constructor for the sample at step 0), its own step and the step after it.
+    """
 
     def __init__(self, every: int | None = None, budget: float = 0.05) -> None:
         self.every = every
@@ -47,9 +53,11 @@ class Schedule:
         self._monitor_time = 0.0
         self._train_time = 0.0
         self._steps = 0
-        self._cycle = 0.0
+        self._cycle = 0.0  # the open cycle's cost so far
+        self._cycle_of = 0  # the step whose sample the open cycle belongs to
         self._cost: float | None = None
-        self._typical: float | None = None
+        self._typical: float | None = None  # training time of a step the monitor did not touch
+        self._any: float | None = None  # training time of any step (the reference for gaps when every<=2)
         self._fixed: float | None = None
         self._after_sample = False
         self._last_sample = 0
@@ -60,12 +68,17 @@ class Schedule:
             return step % self.every == 0
         return step >= self._next
 
-    def record(self, step: int, sampled: bool, monitor_s: float, train_s: float) -> None:
+    def record(
+        self, step: int, sampled: bool, monitor_s: float, train_s: float, resumed: bool = False
+    ) -> None:
         """Account one step: monitor seconds (its ``step()`` call plus hook time) and the training seconds
         before it (since the previous ``step()`` returned, hook time taken out). On a sampled step and the
-        one after it, training time above the typical unsampled step's counts as monitor time."""
-        if self._typical is not None:
-            train_s = min(train_s, GAP_CAP * self._typical)
+        one after it, training time above the typical unsampled step's counts as monitor time. ``resumed``:
+        the first step after an ``epoch_end``, whose gap (evaluation, a new data-loader pass) counts as one
+        typical step."""
+        ref = self._typical if self._typical is not None else self._any
+        if ref is not None:
+            train_s = min(train_s, (1.0 if resumed else GAP_CAP) * ref)
         touched = sampled or self._after_sample
         # the same cap on the monitor's side: on a loaded machine a 30 us call is sometimes descheduled for
         # 10-25 ms (measured at load average 10 on 2 cores), and one such pause would cost a short run its
@@ -77,39 +90,45 @@ class Schedule:
             monitor_s = min(monitor_s, GAP_CAP * self._cost)
         if touched and self._typical is not None:
             # what the timers cannot see: a sampled step's forward/backward and the step after it run slower
-            # than a typical one (the parameter copy evicts caches, hooks take the slow call path), found by
-            # comparison with unsampled steps; with every=1 or 2 there are none, and this part is missing
-            excess = max(0.0, train_s - self._typical)
+            # than a typical one (hooks take the slow call path, the sample's reductions evict caches), found
+            # by comparison with unsampled steps; signed, so that timing noise averages out instead of
+            # adding up. With every=1 or 2 there are no unsampled steps, and this part is missing
+            excess = max(train_s - self._typical, -monitor_s)
             monitor_s, train_s = monitor_s + excess, train_s - excess
-        if not touched and train_s > 0:
-            self._typical = train_s if self._typical is None else 0.9 * self._typical + 0.1 * train_s
-            self._fixed = monitor_s if self._fixed is None else 0.9 * self._fixed + 0.1 * monitor_s
+        if train_s > 0:
+            self._any = train_s if self._any is None else 0.9 * self._any + 0.1 * train_s
+            if not touched:
+                self._typical = train_s if self._typical is None else 0.9 * self._typical + 0.1 * train_s
+                self._fixed = monitor_s if self._fixed is None else 0.9 * self._fixed + 0.1 * monitor_s
         self._after_sample = sampled
         self._monitor_time += monitor_s
         self._train_time += train_s
         self._steps += 1
+        if sampled:
+            self._open(step)
+            self.samples += 1
+            self._last_sample = step
         if touched:
             self._cycle += monitor_s
         if self.every is not None:
             return
-        if sampled:
-            # a sample's cost is complete once the step after it (the parameter comparison) is recorded,
-            # which is before the next sample starts; what is known now is this step's part
-            if self.samples:
-                prev, self._cycle = self._cycle - monitor_s, monitor_s
-                if prev > 0:
-                    self._cost = prev if self._cost is None else 0.7 * self._cost + 0.3 * prev
-            self.samples += 1
-            self._last_sample = step
         if sampled or self._next <= step + 1:
             self._plan(step)
+
+    def _open(self, step: int) -> None:
+        """Start the cycle of the sample at ``step``; the previous one is complete, its cost paces the rest."""
+        if self._cycle_of == step:
+            return
+        if self.samples and self._cycle > 0:
+            self._cost = self._cycle if self._cost is None else 0.7 * self._cost + 0.3 * self._cycle
+        self._cycle, self._cycle_of = 0.0, step
 
     def _plan(self, step: int) -> None:
         """Place the next sample where the budget account can pay for it."""
         a = HEADROOM * self.budget
         t = self._train_time / max(self._steps, 1)
         f = self._fixed or 0.0
-        # before the first full sample is measured, its running part stands in (a lower bound)
+        # before the first cycle is complete, its running part stands in (a lower bound)
         c = self._cost if self._cost is not None else self._cycle
         earn = a * (t + f) - f
         if earn <= 0:
@@ -120,9 +139,14 @@ class Schedule:
         self._next = min(step + d, self._last_sample + MAX_PERIOD)
         self.period = self._next - self._last_sample
 
-    def charge(self, monitor_s: float) -> None:
-        """Count monitor work done outside ``step()`` (constructor, ``epoch_end``) against the budget."""
+    def charge(self, monitor_s: float, cycle: bool = False) -> None:
+        """Count monitor work done outside ``record`` (constructor, ``epoch_end``, the work after a step)
+        against the budget; ``cycle``: work for the next step's sample (after ``record`` of the step
+        before it), part of that sample's cost."""
         self._monitor_time += monitor_s
+        if cycle:
+            self._open(self._steps)
+            self._cycle += monitor_s
 
     @property
     def overhead(self) -> float:

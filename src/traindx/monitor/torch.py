@@ -3,7 +3,9 @@
 Forward hooks are attached right before a sampled step's forward pass and removed as soon as its values are
 read (Composer's habit), so unsampled steps run the bare model. Gradients are read after ``backward`` (at
 ``Monitor.step``, which runs after ``optimizer.step()``; a GradScaler has unscaled them by then).
-Parameters are copied only on sampled steps, for the update ratio of the next optimizer step.
+Parameters are copied at the end of the step before a sampled one (by the constructor for step 0), so that a
+sample reads the update of its own optimizer step with everything else, in one transfer; unsampled steps do
+no device work at all.
 
 Example:
     >>> import torch
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from traindx.signals import activations, gradients, weights
+from traindx.signals import activations, gradients
 
 _RELU = (nn.ReLU, nn.ReLU6)
 _SATURATING = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
@@ -53,16 +55,39 @@ def _first_tensor(out):
     return None
 
 
-def to_floats(values: list) -> list[float]:
-    """0-d tensors (and numbers) to floats with a single device-to-host transfer where possible."""
+def to_floats(values: list) -> list:
+    """Tensors (and numbers) to floats with a single device-to-host transfer where possible: a 0-d tensor
+    becomes a float, a 1-d one a list of floats.
+
+    Example:
+        >>> to_floats([torch.tensor(1.5), 2, torch.tensor([3.0, 4.0])])
+        [1.5, 2.0, [3.0, 4.0]]
+    """
     tensors = [v for v in values if isinstance(v, torch.Tensor)]
     if not tensors:
         return [float(v) for v in values]
     try:
-        flat = iter(torch.stack([t.detach().float().reshape(()) for t in tensors]).tolist())
-    except RuntimeError:  # tensors on several devices
-        flat = iter([t.detach().float().item() for t in tensors])
-    return [next(flat) if isinstance(v, torch.Tensor) else float(v) for v in values]
+        flat = torch.cat([t.detach().float().reshape(-1) for t in tensors]).tolist()
+    except RuntimeError:  # tensors on several devices: one transfer each
+        flat = [x for t in tensors for x in t.detach().float().reshape(-1).tolist()]
+    out, i = [], 0
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            n = v.numel()
+            out.append(flat[i] if v.dim() == 0 else flat[i : i + n])
+            i += n
+        else:
+            out.append(float(v))
+    return out
+
+
+def stack(tensors: list) -> torch.Tensor:
+    """0-d tensors as one float vector on their device (no host read), or on the host for a model spread
+    over several devices."""
+    try:
+        return torch.stack([t.detach().float() for t in tensors])
+    except RuntimeError:
+        return torch.stack([t.detach().float().cpu() for t in tensors])
 
 
 @dataclass
@@ -217,20 +242,25 @@ class TorchProbe:
     def trainable(self) -> list[tuple[str, torch.Tensor]]:
         return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
 
-    def grad_stats(self) -> tuple[list, list]:
-        """On-device (global grad norm, per weight layer [(name, norm, numel, weight norm)]) of this step."""
-        grads = [p.grad for _, p in self.trainable() if p.grad is not None]
-        layers = [(n, w) for n, w in self.layers if w.requires_grad and w.grad is not None]
-        gnorm = gradients.global_norm(grads) if grads else None
-        lg = gradients.layer_norms([w.grad for _, w in layers])
-        lw = gradients.layer_norms([w.detach() for _, w in layers])
-        return [gnorm, len(grads)], [
-            (n, g, w.numel(), wn) for (n, w), g, wn in zip(layers, lg, lw, strict=True)
-        ]
+    def grad_stats(self) -> tuple:
+        """This step's gradients, reduced on the device: (global norm or None, number of gradients, weight
+        layer names, their sizes, their gradient norms and weight norms as 1-d tensors, or None)."""
+        grads = [(id(p), p.grad) for _, p in self.trainable() if p.grad is not None]
+        if not grads:
+            return None, 0, [], [], None, None
+        norms = stack(gradients.layer_norms([g for _, g in grads]))  # one pass over all gradients
+        gnorm = torch.linalg.vector_norm(norms)
+        index = {pid: i for i, (pid, _) in enumerate(grads)}
+        layers = [(n, w) for n, w in self.layers if w.requires_grad and id(w) in index]
+        if not layers:
+            return gnorm, len(grads), [], [], None, None
+        lg = norms[[index[id(w)] for _, w in layers]]
+        lw = stack(gradients.layer_norms([w.detach() for _, w in layers]))
+        return gnorm, len(grads), [n for n, _ in layers], [w.numel() for _, w in layers], lg, lw
 
     def snapshot(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-        """Copies of the trainable parameters that received a gradient (for ||dW||/||W|| after the next step)."""
-        return [(n, p, p.detach().clone()) for n, p in self.trainable() if p.grad is not None]
+        """Copies of the trainable parameters (for ||dW||/||W|| after the next optimizer step)."""
+        return [(n, p, p.detach().clone()) for n, p in self.trainable()]
 
     def grad_marker(self):
         """(weak reference to the last weight layer's gradient tensor, a copy of its first elements), or None.
@@ -266,8 +296,21 @@ class TorchProbe:
         return bool(self.model.training)
 
     @staticmethod
-    def update_ratios(snap) -> list:
-        """||W_now - W_snap|| / ||W_snap|| per snapshotted parameter (0-d tensors)."""
-        if not snap:
-            return []
-        return weights.update_ratios([s for _, _, s in snap], [p.detach() for _, p, _ in snap])
+    def update_ratios(copies: list, params: list) -> torch.Tensor:
+        """||W_now - W_copy|| / ||W_copy|| per parameter, a 1-d tensor on the device. The difference is
+        taken in place in the copies (no second model-sized buffer); :meth:`restore` undoes it when nothing
+        moved and the copy is kept.
+
+        Example:
+            >>> c = [torch.ones(4)]
+            >>> round(TorchProbe.update_ratios(c, [torch.full((4,), 1.01)]).item(), 4)
+            0.01
+        """
+        before = stack(torch._foreach_norm(copies))
+        torch._foreach_sub_(copies, params)
+        return stack(torch._foreach_norm(copies)) / before.clamp_min(torch.finfo(torch.float32).tiny)
+
+    @staticmethod
+    def restore(copies: list, params: list) -> None:
+        """Undo :meth:`update_ratios`' subtraction where the parameters did not move (exact: it adds zeros back)."""
+        torch._foreach_add_(copies, params)
