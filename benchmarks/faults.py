@@ -12,7 +12,9 @@ MNIST-1D and scikit-learn digits, a wider 3-layer MLP, AdamW/RMSprop.
     .venv/bin/python benchmarks/faults.py --seeds 3            # main suite
     .venv/bin/python benchmarks/faults.py --quick --seeds 1    # smoke run
     .venv/bin/python benchmarks/faults.py --heldout --seeds 3  # generality check
-    .venv/bin/python benchmarks/faults.py --realistic --seeds 1   # LMs, attention, BatchNorm, RNNs, VAE, L-BFGS
+    .venv/bin/python benchmarks/faults.py --realistic --seeds 1   # LMs, attention, BatchNorm, RNNs, VAE, L-BFGS,
+                                                                  # Lightning, Keras 3, HF Trainer
+    .venv/bin/python benchmarks/faults.py --realistic --suite heldout --seeds 1   # held-out realistic set
 
 The realistic suite (benchmarks/faults_realistic.py) also scores the diagnosis: the share of caught faults
 whose primary finding (``mon.diagnosis[0].primary``) is the right one.
@@ -287,7 +289,17 @@ def main() -> None:
     ap.add_argument("--datasets", default=None, help="comma-separated dataset names")
     ap.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     ap.add_argument("--out", default=None, help="write per-run results as JSON here")
-    ap.add_argument("--realistic", action="store_true", help="run the realistic cases (faults_realistic.py)")
+    ap.add_argument(
+        "--realistic",
+        action="store_true",
+        help="run the realistic cases (faults_realistic.py and the framework cases, faults_frameworks.py)",
+    )
+    ap.add_argument(
+        "--suite",
+        default="realistic",
+        choices=("realistic", "frameworks", "heldout"),
+        help="with --realistic: all realistic cases, the framework cases alone, or the held-out realistic set",
+    )
     ap.add_argument(
         "--from-json", default=None, help="with --realistic: summarize a saved --out file instead"
     )
@@ -314,9 +326,17 @@ def main() -> None:
 
 
 def realistic(args) -> None:
-    import faults_realistic as fr
+    import importlib
 
-    jobs = fr.cases(args.seeds)
+    modules = {
+        "realistic": ("faults_realistic", "faults_frameworks"),
+        "frameworks": ("faults_frameworks",),
+        "heldout": ("faults_heldout",),
+    }[args.suite]
+    suites = [importlib.import_module(m) for m in modules]
+    runner = {fam: mod for mod in suites for fam in mod.FAMILIES}
+    fr = importlib.import_module("faults_realistic")
+    jobs = [job for mod in suites for job in mod.cases(args.seeds)]
     if args.cases:
         keep = set(args.cases.split(","))
         jobs = [j for j in jobs if j[0] in keep or j[1] in keep or f"{j[0]}/{j[1]}" in keep]
@@ -324,17 +344,17 @@ def realistic(args) -> None:
     results = []
     if args.from_json:  # score a saved run again (e.g. one that was interrupted)
         with open(args.from_json) as fh:
-            results = [fr.score(r) for r in json.load(fh)["runs"]]
+            results = [fr.score(r, runner[r["family"]].FAULTS) for r in json.load(fh)["runs"]]
         jobs = []
     for fam, fault, seed in track(jobs, description="trainings", console=console):
         t0 = time.perf_counter()
-        r = fr.run_case(fam, fault, seed)
+        r = runner[fam].run_case(fam, fault, seed)
         r["wall_s"] = time.perf_counter() - t0
         results.append(r)
         if args.out:  # after every run, so an interrupted suite keeps what it measured
             with open(args.out, "w") as fh:
                 json.dump({"runs": results}, fh, indent=1)
-    table = Table(title=f"realistic fault suite ({args.seeds} seed(s))")
+    table = Table(title=f"{args.suite} fault suite ({args.seeds} seed(s))")
     for col in ("case", "runs", "caught / alarms", "right primary", "primary seen", "codes seen"):
         table.add_column(col)
     for name in dict.fromkeys(r["case"] for r in results):

@@ -265,10 +265,17 @@ def run_case(family: str, fault: str, seed: int) -> dict:
                 metrics["val_acc"] = float((vo.argmax(-1) == val[1]).float().mean())
         mon.epoch_end(**metrics)
     mon.close()
-    total = step
+    r = summarize_monitor(mon, family, fault, seed, FAULTS)
+    r["final_loss"] = tot / max(n, 1) if math.isfinite(tot) else float("nan")
+    return r
+
+
+def summarize_monitor(mon, family: str, fault: str, seed: int, faults: dict) -> dict:
+    """What the monitor said about one case, scored against ``faults`` (see :func:`score`)."""
     findings = [f for f in mon.findings if f.code != "indicator_disabled"]
     diagnosis = [d for d in mon.diagnosis if d.primary.code != "indicator_disabled"]
     primary = diagnosis[0].primary.code if diagnosis else None
+    steps = len(mon._loss)
     return score(
         {
             "case": f"{family}/{fault}",
@@ -276,23 +283,24 @@ def run_case(family: str, fault: str, seed: int) -> dict:
             "fault": fault,
             "seed": seed,
             "healthy": fault == "healthy",
-            "steps": total,
+            "steps": steps,
             "codes": sorted({f.code for f in findings}),
             "primary": primary,
             "disabled": [f.message for f in mon.findings if f.code == "indicator_disabled"],
             "first_step": {f.code: f.step for f in findings},
             "alarm": bool(findings),
             "overhead": mon.overhead,
-            "final_loss": tot / max(n, 1) if math.isfinite(tot) else float("nan"),
-        }
+        },
+        faults,
     )
 
 
-def score(r: dict) -> dict:
-    """Whether a run's findings caught its fault and its primary finding is the right one (from FAULTS)."""
-    expected, primary_ok, _ = FAULTS.get(r["fault"], (set(), set(), ()))
+def score(r: dict, faults: dict | None = None) -> dict:
+    """Whether a run's findings caught its fault and its primary finding is the right one (from ``faults``,
+    by default this module's FAULTS)."""
+    expected, primary_ok, _ = (FAULTS if faults is None else faults).get(r["fault"], (set(), set(), ()))
     hits = [s for c, s in r["first_step"].items() if c in expected]
     r["detected"] = bool(hits)
-    r["detect_frac"] = (min(hits) + 1) / r["steps"] if hits else None
+    r["detect_frac"] = (min(hits) + 1) / max(r["steps"], 1) if hits else None
     r["right_primary"] = r["primary"] in primary_ok if hits else None
     return r

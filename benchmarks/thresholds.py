@@ -8,7 +8,13 @@ rule (``signals.loss.RISE_OVER_BEST`` and ``DIVERGE_LOST_GAINS``: both at once) 
 runs at ordinary learning rates (Adam <= 3e-3, SGD <= 0.3) it would flag, against the runs at learning rates
 known to be too high (Adam >= 0.03, SGD > 0.3). The fault benchmarks' runs are not used.
 
+``--many-task`` does the same on the many-task corpus (``tasks_causes``: 45 tasks, 4 modalities, read with
+``traindx.experiments.corpus.load_parts``), grouped by its ``lr_scale`` condition (none = the design's own
+learning rate), for the "rising" rule: learned (10%), 1.25x above the best so far, and the share of the
+progress given back (``signals.loss.RISE_LOST_SHARE``).
+
     .venv/bin/python benchmarks/thresholds.py
+    .venv/bin/python benchmarks/thresholds.py --many-task
 """
 
 from __future__ import annotations
@@ -41,7 +47,39 @@ def curves(dataset: str) -> pd.DataFrame:
     return out
 
 
+def many_task() -> None:
+    from traindx.experiments.corpus import load_parts
+
+    runs, epochs, _ = load_parts("src/traindx/data/corpus/tasks_causes")
+    scale = runs.set_index("run_id")["lr_scale"].fillna(1.0)
+    rows = []
+    for rid, g in epochs.sort_values("epoch").groupby("run_id"):
+        tl = g["train_loss"].to_numpy(dtype=float)
+        if len(tl) < 3 or not np.isfinite(tl).all():
+            continue
+        best = np.minimum.accumulate(tl)[:-1]
+        learned = 1 - best / tl[0] >= lsig.STALLED_PROGRESS
+        risen = learned & (tl[1:] >= lsig.RISE_OVER_BEST * best)
+        lost = (tl[1:] - best) / np.maximum(tl[0] - best, 1e-12)
+        rows.append((scale[rid], bool(risen.any()), float(lost[risen].max()) if risen.any() else 0.0))
+    d = pd.DataFrame(rows, columns=["lr_scale", "risen", "lost"])
+    print(f"many-task corpus: {len(d)} runs with finite curves")
+    for ls, g in d.groupby("lr_scale"):
+        shares = g.loc[g.risen, "lost"].round(3).tolist()
+        counts = {t: int((g.lost >= t).sum()) for t in (0.02, lsig.RISE_LOST_SHARE, 0.1, 0.3)}
+        print(
+            f"  lr x{ls:<6g} n={len(g):>4}  1.25x over best after learning: {int(g.risen.sum()):>3}"
+            f"  rising at share >= {counts}"
+            + (f"  (shares given back: {sorted(shares)[-5:]})" if ls == 1.0 else "")
+        )
+
+
 def main() -> None:
+    import sys
+
+    if "--many-task" in sys.argv:
+        many_task()
+        return
     for ds in ("mnist", "fashion_mnist"):
         d = curves(ds)
         print(f"\n{ds}: {len(d)} runs")

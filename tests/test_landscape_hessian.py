@@ -189,3 +189,24 @@ def test_exact_eigenvalues_of_a_large_model_are_refused_with_the_fix():
     x, y = torch.randn(8, 64), torch.randint(0, 64, (8,))
     with pytest.raises(InputError, match="method='power'"):
         hessian_top_eigenvalue(model, nn.functional.cross_entropy, (x, y), method="exact")
+
+
+def test_layers_without_double_backward_fall_back_to_gradient_differences():
+    """EmbeddingBag has no double backward: products come from differences of float64 gradients, which match
+    the autograd products where both exist (an MLP) and give a finite spectrum for a text model."""
+    from traindx.experiments.models import build_model
+    from traindx.landscape.hessian import _HessianOperator
+
+    torch.manual_seed(0)
+    mlp = build_model("mlp", (6,), 3, width=8)
+    x, y = torch.randn(40, 6), torch.randint(0, 3, (40,))
+    op = _HessianOperator(mlp, nn.functional.cross_entropy, (x, y))
+    v = torch.randn(op.dim)
+    exact = op.matvec(v)
+    assert not op.finite_difference
+    assert float((op._matvec_difference(v) - exact).norm() / exact.norm()) < 1e-5
+    bag = build_model("embbag", (12,), 3, width=8, vocab_size=30)
+    tokens = torch.randint(0, 30, (40, 12))
+    top = hessian_top_eigenvalue(bag, nn.functional.cross_entropy, (tokens, y))
+    trace = hessian_trace(bag, nn.functional.cross_entropy, (tokens, y), max_probes=20)
+    assert np.isfinite(float(top)) and top > 0 and np.isfinite(float(trace))

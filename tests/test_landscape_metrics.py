@@ -52,3 +52,14 @@ def test_mismatched_pairs_are_named(data):
     x, y = data
     with pytest.raises(InputError, match="train"):
         model_diagnosis_metrics(_fit(0, x, y), (x, y[:10]), (x, y))
+
+
+def test_token_inputs_stay_integers_and_are_mixed_position_by_position():
+    from traindx.experiments.models import build_model
+
+    torch.manual_seed(0)
+    tokens, labels = torch.randint(0, 40, (120, 10)), torch.randint(0, 2, (120,))
+    a = build_model("textcnn", (10,), 2, width=8, vocab_size=40)
+    b = build_model("textcnn", (10,), 2, width=8, vocab_size=40)
+    row = model_diagnosis_metrics(a, (tokens, labels), (tokens, labels), model2=b, connectivity_steps=5)
+    assert 0 < row["CKA"] <= 1 and row["mode_connectivity_peak"] <= 0 and math.isfinite(row["hessian_t"])

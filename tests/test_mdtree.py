@@ -97,3 +97,32 @@ def test_bad_question_and_unfitted():
         MDTree("lr").fit(pd.DataFrame({"x": [1]}))
     with pytest.raises(InputError, match="not fitted"):
         MDTree().predict(pd.DataFrame({"train_error": [1.0]}))
+
+
+def test_fitted_ranges_round_trip_and_flag_values_outside(table, tmp_path):
+    tree = MDTree("batch_size").fit(table, fitted_on="the clean collection")
+    lo, hi = tree.ranges_["hessian_t"]
+    assert lo < hi and tree.out_of_range({"hessian_t": (lo + hi) / 2}) == []
+    loaded = MDTree.load(tree.save(tmp_path / "t.json"))
+    (warning,) = loaded.out_of_range({"hessian_t": hi + 5, "CKA": float("nan")})
+    assert "above the range" in warning and "the clean collection" in warning
+
+
+def test_learned_tree_is_one_readable_tree(table):
+    tree = MDTree("width_vs_batch", "learned_tree").fit(table)
+    assert tree.boost_ is None and sum("feature" in n for n in tree.nodes_) <= 7  # depth 3
+    assert tree.explain(table.iloc[0])[-2].startswith("diagnosis: width_vs_batch")
+
+
+def test_trace_bounds_follow_the_data_only_where_the_papers_miss_it(table):
+    for question in QUESTIONS:  # the released collection lies inside the paper's bounds: nothing changes
+        auto, fixed = MDTree(question, bounds="auto").fit(table), MDTree(question).fit(table)
+        assert auto.thresholds_ == fixed.thresholds_
+    shifted = table.assign(hessian_t=table["hessian_t"] - 6.0)  # another model family's log trace
+    assert MDTree("batch_size").fit(shifted).bounds_[2] == [4.0, 9.0]  # the default keeps the paper's
+    tree = MDTree("batch_size", bounds="auto").fit(shifted)
+    lo, hi = tree.bounds_[2]
+    assert hi < 4.0 and lo <= tree.thresholds_[2] <= hi
+    assert tree.bounds_[0] == [0.0, 1.0]  # errors are in % for every model: the paper's bound stays
+    with pytest.raises(InputError, match="bounds"):
+        MDTree("batch_size", bounds="wide").fit(table)

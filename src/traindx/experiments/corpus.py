@@ -100,7 +100,7 @@ def load_parts(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, p
 def _md(df: pd.DataFrame, floatfmt: str = ".2f") -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join([df.index.name or ""] + cols) + " |", "|" + "---|" * (len(cols) + 1)]
-    for idx, row in df.iterrows():
+    for idx, *row in df.itertuples(name=None):  # per column, so an int column stays int
         cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join([str(idx)] + cells) + " |")
     return "\n".join(lines)
@@ -140,6 +140,11 @@ def data_card(runs: pd.DataFrame, curves: pd.DataFrame, name: str, command: str,
     epochs_ok = curves.groupby("run_id")[["train_acc", "val_acc", "test_acc", "train_loss", "val_loss",
                                           "test_loss", "n_train", "n_val", "n_test"]].count().min(axis=1)  # fmt: skip
     complete = int((epochs_ok.reindex(runs.index) == runs["epochs"]).sum())
+    status_note = (
+        " (complete)"
+        if len(runs) >= target_runs
+        else " (a partial corpus: the sweep resumes\n  where it stopped and new parts are added as they finish)"
+    )
     return f"""# Data card: {name}
 
 A corpus of small, real PyTorch trainings over many public tasks, for learning how training failures show in
@@ -148,8 +153,7 @@ after every epoch with the set sizes (`n_train`, `n_val`, `n_test`), and the liv
 (gradient, weight and update norms, update/weight ratio, minibatch loss).
 
 ## Status
-- finished runs: **{len(runs)}** of the {target_runs} the design holds (a partial corpus: the sweep resumes
-  where it stopped and new parts are added as they finish)
+- finished runs: **{len(runs)}** of the {target_runs} the design holds{status_note}
 - tasks: **{runs["dataset"].nunique()}**, modalities: **{runs["modality"].nunique()}**
   ({", ".join(f"{k}: {v}" for k, v in runs["modality"].value_counts().items())} runs)
 - runs with every curve column at every epoch: {complete} of {len(runs)}

@@ -6,19 +6,25 @@ Three questions, each a column of the released model-diagnosis tables (rows labe
   batch is too large) or too *large*?
 - ``"width_vs_batch"``: would widening the model or changing the batch size help more?
 - ``"data_vs_batch"``: would more data or changing the batch size help more? (rows with width >= 32, as in the
-  paper.)
+  paper; in a collection with a ``width_level`` column, the rows above the narrowest level of each family.)
 
 Variants:
 
 - ``"paper"``: the paper's fixed tree structures (repository YefanZhou/ModelDiagnosis, ``method/md_tree.py``)
   with thresholds fitted by one pass of coordinate-wise bounded scalar search maximising training accuracy, from
-  the paper's start points and bounds. Thresholds stay in the data's units: ``train_error`` in % (the paper's
+  the paper's start points and bounds (``bounds="paper"``, the default; with ``bounds="auto"`` the
+  ``hessian_t`` thresholds search that feature's 5-95% range instead where the paper's bounds hold less than
+  half of the training rows' values. The default was chosen by transfer on our landscape collection: leaving
+  one task out, the paper's bounds score as well or better on all three questions, benchmarks/RESULTS.md).
+  Thresholds stay in the data's units: ``train_error`` in % (the paper's
   bound ``[0, 1]`` applied to the released %-column: the split separates near-interpolating models),
   ``mode_connectivity_peak`` in -% and ``hessian_t`` in log units.
 - ``"learned"``: gradient boosting (Friedman 2001) of 50 depth-2 trees with leaves of >= 20 rows (the leaf
   size scikit-learn's HistGradientBoosting uses by default) on the training error and all four landscape
   metrics (it can use CKA and the top eigenvalue, which the fixed structures ignore). Averaging many small
   trees smooths the thresholds, which transfer better across cells than one tree's hard cuts.
+- ``"learned_tree"``: one CART tree of depth 3 with leaves of >= 20 rows on the same five features: a
+  learned structure as readable as the paper's.
 - ``"validation"``: the paper's baseline, a depth-4 CART tree on train/test loss and error.
 
 Every fitted model is stored as plain trees of nodes (feature, threshold, children), saved as JSON, never pickled;
@@ -46,7 +52,7 @@ from traindx.errors import InputError
 from traindx.landscape.io import validate_model_diagnosis_frame
 
 QUESTIONS = {"batch_size": "bs_failure", "width_vs_batch": "width_vs_batch", "data_vs_batch": "data_vs_batch"}
-VARIANTS = ("paper", "learned", "validation")
+VARIANTS = ("paper", "learned", "learned_tree", "validation")
 
 # The paper's structures: ("split", feature, threshold slot, left (<=), right (>)) or a label.
 _TE, _MC, _HT = "train_error", "mode_connectivity_peak", "hessian_t"
@@ -71,6 +77,9 @@ PAPER_TREES = {
         "bounds": [(0.0, 1.0), (-30.0, 0.0), (4.0, 9.0), (-30.0, 0.0), (4.0, 9.0), (4.0, 9.0)],
     },
 }  # fmt: skip
+# metrics whose training range a fitted tree keeps, to warn when a diagnosed model lies outside it
+RANGE_FEATURES = ("train_error", "test_error", "train_loss", "test_loss", "CKA", "hessian_e", "hessian_t",
+                  "mode_connectivity_peak")  # fmt: skip
 LEARNED_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "hessian_e", "CKA")
 VALIDATION_FEATURES = ("train_error", "train_loss", "test_loss", "test_error")
 
@@ -117,7 +126,10 @@ def question_rows(df: pd.DataFrame, question: str) -> pd.DataFrame:
     if label not in df.columns:
         raise InputError(f"the table has no {label!r} label column; add it or choose another question")
     out = df[df[label].notna() & (df[label].astype(str) != "optimal")]
-    if question == "data_vs_batch" and "width" in out.columns:
+    if question == "data_vs_batch" and "width_level" in out.columns:
+        # a multi-model collection ranks widths within each model family: all but the narrowest level
+        out = out[out["width_level"] >= 1]
+    elif question == "data_vs_batch" and "width" in out.columns:
         # the paper asks the data question only of models wide enough to use more data
         out = out[out["width"] >= 32]
     return out
@@ -143,14 +155,25 @@ class MDTree:
         ['small', 'small', 'large', 'small', 'small', 'large']
     """
 
-    def __init__(self, question: str = "batch_size", variant: str = "paper", random_state: int = 0) -> None:
+    def __init__(
+        self,
+        question: str = "batch_size",
+        variant: str = "paper",
+        random_state: int = 0,
+        bounds: str = "paper",
+    ) -> None:
         self.question = question
         self.variant = variant
         self.random_state = random_state
+        self.bounds = bounds
 
     # -- fitting ------------------------------------------------------------------------------------------
-    def fit(self, df: pd.DataFrame) -> MDTree:
-        """Fit thresholds (paper), boosted trees (learned) or a CART tree (validation) on labelled rows."""
+    def fit(self, df: pd.DataFrame, fitted_on: str = "") -> MDTree:
+        """Fit thresholds (paper), boosted trees (learned) or a CART tree (validation) on labelled rows.
+
+        ``fitted_on`` names the collection (kept in the saved tree and used in out-of-range warnings); the
+        range of every metric over the training rows is kept too (:meth:`out_of_range`).
+        """
         label = _label(self.question)
         if self.variant not in VARIANTS:
             raise InputError(f"unknown variant {self.variant!r}; use one of {list(VARIANTS)}")
@@ -160,12 +183,26 @@ class MDTree:
                 f"need labelled rows of both classes for {label!r} to fit; got {len(rows)} rows with labels "
                 f"{sorted(rows[label].unique().tolist())}"
             )
+        if self.variant != "paper":
+            # learned structures need every feature: rows with a missing one (a collapsed or diverged model, no
+            # second seed) are left out of the fit; the paper's structure routes them by its defaults instead
+            feats = list(VALIDATION_FEATURES if self.variant == "validation" else LEARNED_FEATURES)
+            complete = rows[feats].notna().all(axis=1)
+            self.n_left_out_ = int((~complete).sum())
+            rows = rows[complete]
+            if len(rows) < 2 or rows[label].nunique() < 2:
+                raise InputError(
+                    f"only {len(rows)} rows have all of {feats}; the {self.variant} variant needs complete rows "
+                    "of both classes (fill the missing metrics or use the paper variant)"
+                )
         y = rows[label].astype(str).to_numpy()
         self.boost_ = None
         if self.variant == "paper":
             self.nodes_ = self._fit_paper(rows, y)
         elif self.variant == "learned":
             self.nodes_ = self._fit_boosted(rows, y, list(LEARNED_FEATURES))
+        elif self.variant == "learned_tree":
+            self.nodes_ = self._fit_cart(rows, y, list(LEARNED_FEATURES), depth=3, min_leaf=20)
         else:
             self.nodes_ = self._fit_cart(rows, y, list(VALIDATION_FEATURES))
         for tree in self._trees():
@@ -173,6 +210,12 @@ class MDTree:
         self.classes_ = np.unique(y)
         self.label_ = label
         self.n_train_ = len(rows)
+        self.fitted_on_ = str(fitted_on)
+        self.ranges_ = {
+            c: [float(rows[c].min()), float(rows[c].max())]
+            for c in RANGE_FEATURES
+            if c in rows.columns and rows[c].notna().any()
+        }
         self.train_accuracy_ = float(np.mean(self.predict(rows) == y))
         return self
 
@@ -180,7 +223,23 @@ class MDTree:
         from scipy.optimize import minimize_scalar
 
         spec = PAPER_TREES[self.question]
-        thresholds = list(spec["start"])
+        if self.bounds not in ("auto", "paper"):
+            raise InputError(f"unknown bounds {self.bounds!r}; use 'auto' or 'paper'")
+        bounds, thresholds = list(spec["bounds"]), list(spec["start"])
+        if self.bounds == "auto":
+            # errors and the connectivity peak are in % for every classifier, but the log Hessian trace moves
+            # with the model family (parameter count, curvature): where the paper's ResNet-18 bounds hold less
+            # than half of the training rows' values, search the trace's 5-95% range, from its median
+            for slot, feature in _slot_features(spec["tree"]).items():
+                if feature != _HT:
+                    continue
+                values = rows[feature].dropna().to_numpy(dtype=float)
+                lo, hi = bounds[slot]
+                if len(values) and np.mean((values >= lo) & (values <= hi)) < 0.5:
+                    q5, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95])
+                    if q95 > q5:
+                        bounds[slot], thresholds[slot] = (float(q5), float(q95)), float(q50)
+        self.bounds_ = [list(b) for b in bounds]
 
         def accuracy(value: float, slot: int) -> float:
             trial = list(thresholds)
@@ -189,16 +248,20 @@ class MDTree:
             return float(np.mean(_walk_all(nodes, rows) == y))
 
         # one coordinate-wise pass, as in the paper: each threshold in turn, the others fixed
-        for slot, (lo, hi) in enumerate(spec["bounds"]):
+        for slot, (lo, hi) in enumerate(bounds):
             res = minimize_scalar(lambda v, s=slot: -accuracy(v, s), method="bounded", bounds=(lo, hi))
             thresholds[slot] = float(res.x)
         self.thresholds_ = thresholds
         return _build(spec["tree"], thresholds)
 
-    def _fit_cart(self, rows: pd.DataFrame, y: np.ndarray, feats: list[str]) -> list[dict]:
+    def _fit_cart(
+        self, rows: pd.DataFrame, y: np.ndarray, feats: list[str], depth: int = 4, min_leaf: int = 1
+    ) -> list[dict]:
         from sklearn.tree import DecisionTreeClassifier
 
-        model = DecisionTreeClassifier(max_depth=4, random_state=self.random_state)
+        model = DecisionTreeClassifier(
+            max_depth=depth, min_samples_leaf=min_leaf, random_state=self.random_state
+        )
         model.fit(_matrix(rows, feats), y)
         return _export(model.tree_, feats, lambda v: str(model.classes_[int(np.argmax(v[0]))]))
 
@@ -263,6 +326,33 @@ class MDTree:
         self._check_fitted()
         return sorted({n["feature"] for tree in self._trees() for n in tree if "feature" in n})
 
+    def out_of_range(self, row) -> list[str]:
+        """One sentence for each measured metric of ``row`` outside the range of the tree's training rows.
+
+        Thresholds learned on one range of a metric say nothing about values beyond it, so a diagnosis built
+        on such a value is an extrapolation.
+
+        Example:
+            >>> tree = MDTree.from_dict({"question": "batch_size", "nodes": [{"label": "small"}],
+            ...     "ranges": {"hessian_t": [2.0, 9.0]}, "fitted_on": "demo"})
+            >>> tree.out_of_range({"hessian_t": 12.5})
+            ['log Hessian trace = 12.5 is above the range the tree was fitted on (2 to 9, demo)']
+        """
+        self._check_fitted()
+        out = []
+        where = f", {self.fitted_on_}" if getattr(self, "fitted_on_", "") else ""
+        for feature, (lo, hi) in getattr(self, "ranges_", {}).items():
+            value = dict(row).get(feature)
+            if value is None or pd.isna(value):
+                continue
+            side = "below" if float(value) < lo else "above" if float(value) > hi else ""
+            if side:
+                out.append(
+                    f"{FEATURE_WORDS.get(feature, feature)} = {float(value):.3g} is {side} the range the tree "
+                    f"was fitted on ({lo:.3g} to {hi:.3g}{where})"
+                )
+        return out
+
     def explain(self, row) -> list[str]:
         """The decision path for one row (dict or Series) in words, ending with the diagnosis and advice.
 
@@ -325,7 +415,7 @@ class MDTree:
         out = {"question": self.question, "variant": self.variant, "nodes": self.nodes_}
         if getattr(self, "boost_", None):
             out["boost"] = self.boost_
-        for key in ("thresholds_", "n_train_", "train_accuracy_"):
+        for key in ("thresholds_", "n_train_", "train_accuracy_", "ranges_", "fitted_on_"):
             if hasattr(self, key):
                 out[key.rstrip("_")] = getattr(self, key)
         return out
@@ -352,6 +442,10 @@ class MDTree:
                 _check_nodes(t)
             if boost:
                 float(boost["init"]), float(boost["learning_rate"]), boost["classes"][1]
+            ranges = data.get("ranges", {})
+            if not isinstance(ranges, dict) or len(ranges) > len(FEATURE_WORDS):
+                raise ValueError("ranges must map at most a few metric names to [low, high]")
+            ranges = {str(k): [float(v[0]), float(v[1])] for k, v in ranges.items()}
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputError(f"not a valid MD tree description ({exc}); write it with MDTree.save") from exc
         tree.nodes_ = nodes
@@ -362,6 +456,8 @@ class MDTree:
         )
         if "thresholds" in data:
             tree.thresholds_ = list(data["thresholds"])
+        tree.ranges_ = ranges
+        tree.fitted_on_ = str(data.get("fitted_on", ""))
         return tree
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -421,6 +517,14 @@ def _check_nodes(nodes) -> None:
         seen[i] = True
         if "feature" in nodes[i]:
             todo += [nodes[i]["left"], nodes[i]["right"]]
+
+
+def _slot_features(spec) -> dict[int, str]:
+    """Threshold slot -> the feature it splits, for a paper structure."""
+    if isinstance(spec, str):
+        return {}
+    _, feature, slot, left, right = spec
+    return {slot: feature, **_slot_features(left), **_slot_features(right)}
 
 
 def _build(spec, thresholds: list[float]) -> list[dict]:

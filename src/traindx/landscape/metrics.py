@@ -4,7 +4,8 @@ Training/test error (%) and loss; ``hessian_e`` / ``hessian_t``: natural logs of
 and trace (exact for models within the product budget, else power iteration and Hutch++; see
 ``traindx.landscape.hessian``), on one batch of 200 training samples as in the MD tree paper
 (Zhou et al., ICML 2024). With a second model of the same architecture (another seed): ``CKA`` between the
-two models' outputs on mixup inputs (Zhang et al., ICLR 2018, alpha = 1) and ``mode_connectivity`` /
+two models' outputs on mixup inputs (Zhang et al., ICLR 2018, alpha = 1; token ids are mixed position by
+position) and ``mode_connectivity`` /
 ``mode_connectivity_peak`` along a trained 3-bend Bezier curve. Without one, those three are NaN and the tree
 follows its training-majority branch.
 
@@ -54,9 +55,15 @@ def _error_and_loss(
 def _pair(data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         x, y = data
-        x, y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
-    except (TypeError, ValueError) as exc:
+        x, y = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.long)
+    except (TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"{name} must be an (inputs, labels) pair of arrays or tensors") from exc
+    if x.is_floating_point():
+        x = x.float()
+    elif x.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        x = x.long()  # token ids (text models embed them): kept as integers
+    else:
+        raise InputError(f"{name} inputs must be floats or integer token ids, got {x.dtype}")
     if len(x) != len(y) or len(x) < 2:
         raise InputError(
             f"{name} needs at least 2 examples with one label each; got {len(x)} inputs, {len(y)} labels"
@@ -114,13 +121,23 @@ def model_diagnosis_metrics(
     if model2 is not None:
         step("CKA between seeds")
         n = min(len(xtr), 1000)
-        lam = torch.distributions.Beta(1.0, 1.0).sample((n,)).view(-1, *[1] * (xtr.dim() - 1))
         perm = torch.randperm(n, generator=gen)
-        mixed = lam * xtr[:n] + (1 - lam) * xtr[:n][perm]
+        if xtr.is_floating_point():
+            lam = torch.distributions.Beta(1.0, 1.0).sample((n,)).view(-1, *[1] * (xtr.dim() - 1))
+            mixed = lam * xtr[:n] + (1 - lam) * xtr[:n][perm]
+        else:
+            # token ids cannot be averaged: mix sequences position by position, each token taken from one of
+            # the two texts with probability lambda (the discrete analogue of mixup)
+            lam = torch.distributions.Beta(1.0, 1.0).sample((n, 1))
+            take = torch.rand(xtr[:n].shape, generator=gen) < lam
+            mixed = torch.where(take, xtr[:n], xtr[:n][perm])
         with torch.no_grad():
             was = (model.training, model2.training)
             model.eval(), model2.eval()
-            row["CKA"] = cka(model(mixed), model2(mixed))
+            out_a, out_b = model(mixed), model2(mixed)
+            # a collapsed model (constant outputs) has no representation to align: CKA is undefined there
+            collapsed = any(float(o.std(dim=0).max()) == 0.0 for o in (out_a, out_b))
+            row["CKA"] = float("nan") if collapsed else cka(out_a, out_b)
             model.train(was[0]), model2.train(was[1])
         step("mode connectivity (Bezier curve)")
         n = min(len(xtr), 2000)

@@ -2,7 +2,8 @@
 
 ``model.json`` names a factory of :mod:`traindx.experiments.models` and its arguments, e.g.
 ``{"model": "cnn_small", "input_shape": [1, 28, 28], "n_classes": 10, "width": 8, "depth": 2,
-"activation": "relu"}``; the model is rebuilt from it and the weights are read with
+"activation": "relu"}`` (text models add ``"vocab_size"``; ``"dropout"`` and ``"norm"`` are optional too), so
+a model of any modality of the task layer can be rebuilt; the model is rebuilt from it and the weights are read with
 ``torch.load(weights_only=True)``, so no code is ever unpickled.
 
 Example:
@@ -26,7 +27,7 @@ from torch import nn
 
 from traindx.errors import InputError
 
-_KEYS = ("model", "input_shape", "n_classes", "width", "depth", "activation")
+_KEYS = ("model", "input_shape", "n_classes", "width", "depth", "activation", "dropout", "norm", "vocab_size")
 # Bounds on an architecture file: far above any model the factories are meant for, low enough that a crafted
 # file cannot make the rebuild allocate gigabytes before the weights are even read.
 MAX_ARCH_BYTES = 1 << 20
@@ -34,6 +35,7 @@ MAX_INPUT_VALUES = 1 << 24
 MAX_WIDTH = 1 << 16
 MAX_DEPTH = 256
 MAX_CLASSES = 1 << 20
+MAX_VOCAB = 1 << 22
 
 
 def _check_arch(arch, path: Path) -> dict:
@@ -65,8 +67,14 @@ def _check_arch(arch, path: Path) -> dict:
     for key, high in (("width", MAX_WIDTH), ("depth", MAX_DEPTH)):
         if arch.get(key) is not None and not _int_in(arch[key], 0, high):
             raise bad(f"{key} must be a whole number from 0 to {high}, got {arch[key]!r}")
-    if not isinstance(arch["model"], str) or not isinstance(arch.get("activation", ""), str):
-        raise bad("model and activation must be names")
+    if arch.get("vocab_size") is not None and not _int_in(arch["vocab_size"], 0, MAX_VOCAB):
+        raise bad(f"vocab_size must be a whole number from 0 to {MAX_VOCAB}, got {arch['vocab_size']!r}")
+    dropout = arch.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
+        raise bad(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    for key in ("model", "activation", "norm"):
+        if not isinstance(arch.get(key, ""), str):
+            raise bad("model, activation and norm must be names")
     return arch
 
 
@@ -86,24 +94,47 @@ def save_model(model: nn.Module, arch: dict, path: str | os.PathLike) -> tuple[P
     return pt, js
 
 
+def read_arch(arch_path: str | os.PathLike) -> dict:
+    """Read and validate an architecture file (size, UTF-8 JSON, keys, types and bounds).
+
+    Example:
+        >>> read_arch("/no/such.json")
+        Traceback (most recent call last):
+        ...
+        traindx.errors.InputError: no such file: /no/such.json; pass the architecture (.json)
+    """
+    ap = Path(arch_path)
+    if not ap.is_file():
+        raise InputError(f"no such file: {ap}; pass the architecture (.json)")
+    if ap.stat().st_size > MAX_ARCH_BYTES:
+        raise InputError(f"{ap} is over {MAX_ARCH_BYTES >> 10} KB, far larger than an architecture file")
+    try:
+        return _check_arch(json.loads(ap.read_bytes().decode("utf-8")), ap)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(
+            f"{ap} is not a valid architecture file ({exc!r}); it needs UTF-8 JSON with 'model', 'input_shape' "
+            "and 'n_classes'"
+        ) from exc
+
+
 def load_model(model_path: str | os.PathLike, arch_path: str | os.PathLike) -> nn.Module:
     """Rebuild the model described by ``arch_path`` and load the weights in ``model_path`` (weights only)."""
     from traindx.experiments.models import build_model
 
     mp, ap = Path(model_path), Path(arch_path)
-    for p, what in ((mp, "model weights (.pt state_dict)"), (ap, "architecture (.json)")):
-        if not p.is_file():
-            raise InputError(f"no such file: {p}; pass the {what}")
-    if ap.stat().st_size > MAX_ARCH_BYTES:
-        raise InputError(f"{ap} is over {MAX_ARCH_BYTES >> 10} KB, far larger than an architecture file")
+    if not mp.is_file():
+        raise InputError(f"no such file: {mp}; pass the model weights (.pt state_dict)")
+    arch = read_arch(ap)
     try:
-        arch = _check_arch(json.loads(ap.read_bytes().decode("utf-8")), ap)
-        kwargs = {k: arch[k] for k in ("width", "depth", "activation") if arch.get(k) is not None}
+        kwargs = {
+            k: arch[k]
+            for k in ("width", "depth", "activation", "dropout", "norm", "vocab_size")
+            if arch.get(k) is not None
+        }
         model = build_model(arch["model"], tuple(arch["input_shape"]), int(arch["n_classes"]), **kwargs)
     except InputError:
         raise
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError, ValueError,
-            RuntimeError) as exc:  # fmt: skip
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise InputError(
             f"{ap} is not a valid architecture file ({exc!r}); it needs UTF-8 JSON with 'model', 'input_shape' "
             "and 'n_classes'"

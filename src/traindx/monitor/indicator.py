@@ -41,7 +41,8 @@ SAMPLED: dict[str, str] = {
     "relu": "share of dead units per ReLU output (forward hooks)",
     "saturation": "share of tanh/sigmoid outputs in the flat tails (forward hooks)",
     "input": "root-mean-square of the model's float input (forward pre-hook)",
-    "output": "whether the model's output rows are probability vectors, and their width (forward hook)",
+    "output": "whether the model's output rows are probability vectors, their width and the mean largest "
+    "softmax probability of its rows (forward hook)",
     "modes": "train/eval mode of the model and its mode-dependent modules (Dropout, BatchNorm)",
     "snapshot": "a copy of the trained parameters, compared after the next optimizer step",
 }

@@ -36,6 +36,7 @@ class LossTrack:
         self.values: list[float] = []
         self.best = math.inf
         self.best_step = -1
+        self.low, self.high = math.inf, -math.inf  # lowest and highest finite step loss so far
         self._base: float | None = None
         self._mins: list[tuple[int, float]] = []  # (end step of window, window median)
 
@@ -46,6 +47,8 @@ class LossTrack:
         """Append the next steps' losses (one per step)."""
         for v in values:
             self.values.append(v)
+            if math.isfinite(v):
+                self.low, self.high = min(self.low, v), max(self.high, v)
             n = len(self.values)
             if n % WINDOW == 0:
                 med = lsig.baseline(self.values[-WINDOW:])
@@ -95,12 +98,20 @@ class LossTrack:
             return False
         return self.recent(3) > lsig.SPIKE_OVER_BASELINE * lsig.baseline(self.values[:1])
 
+    def lost_share(self) -> float:
+        """Share of the progress made (baseline - best) that the recent loss gave back; ``nan`` early on."""
+        b, r = self.baseline(), self.recent()
+        if not (math.isfinite(self.best) and b > self.best):
+            return float("nan")
+        return (r - self.best) / (b - self.best) if math.isfinite(r) else math.inf
+
     def rising(self) -> bool:
-        """Learned, then the recent loss climbed to ``RISE_OVER_BEST`` x its best."""
+        """Learned, then the recent loss climbed to ``RISE_OVER_BEST`` x its best, giving back at least
+        ``RISE_LOST_SHARE`` of the progress (a near-zero loss's relative noise is no rise)."""
         imp = self.improvement()
         if math.isnan(imp) or imp < lsig.STALLED_PROGRESS:
             return False
-        return self.recent() >= lsig.RISE_OVER_BEST * self.best
+        return self.recent() >= lsig.RISE_OVER_BEST * self.best and self.lost_share() >= lsig.RISE_LOST_SHARE
 
     def diverging(self) -> bool:
         """Loss well above its best after progress (lost ``DIVERGE_LOST_GAINS`` of it), or 1.5x above its start."""
@@ -109,11 +120,23 @@ class LossTrack:
             return False
         if not math.isfinite(r) or r > lsig.SPIKE_OVER_BASELINE * b:
             return True
-        return self.rising() and r - self.best >= lsig.DIVERGE_LOST_GAINS * (b - self.best)
+        return self.rising() and self.lost_share() >= lsig.DIVERGE_LOST_GAINS
 
     def not_improving(self) -> bool:
         """Stuck at the start or climbing away from the best: gradient symptoms then mean a fault."""
         return self.stuck() or self.rising() or self.diverging()
+
+    def window(self) -> int:
+        """The window the flatness tests use: ``WINDOW`` steps, or a tenth of the run (at most 1000)."""
+        return max(WINDOW, min(len(self.values) // 10, 1000))
+
+    def flat(self) -> bool:
+        """Confidently not improving: even the upper end of the last window's ~95% improvement interval over
+        the best earlier window is under ``PLATEAU_UPPER``; False before three windows."""
+        w = self.window()
+        if len(self.values) < 3 * w:
+            return False
+        return lsig.plateau_upper(self.values[-10 * w :], w) < lsig.PLATEAU_UPPER
 
     def floor(self) -> float:
         """The loss the run is heading to (fitted decay of the running minimum); ``nan`` early on."""

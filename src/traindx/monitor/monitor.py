@@ -113,6 +113,9 @@ class Monitor:
         self.model, self.optimizer, self.grad_scaler = model, optimizer, grad_scaler
         self.stop_on = frozenset(stop_on)
         self.should_stop = False
+        #: micro-batches per optimizer step whose loss is divided by their number before backward (set by the
+        #: framework callbacks; a plain loop that does so may set it too): rescales the output-gradient check
+        self.grad_accumulation = 1
         self.writers = WriterSet(
             writers
         )  # sinks (TensorBoard, MLflow, W&B): epoch ends, close, sampled steps
@@ -456,10 +459,14 @@ class Monitor:
             if last is not None:
                 g = last.detach().float().flatten()
                 group["uniformity"] = g.abs().mean() / g.std()
-        for key in ("dead", "saturated", "output"):
+        for key in ("dead", "saturated"):
             got = getattr(cap, key)
             if got:
                 group[key] = stack([t for t, _ in got])
+        if cap.output:
+            group["output"] = stack([t for s, _, conf in cap.output for t in (s, conf)])
+        if cap.output_grad and cap.output_slack:
+            group["output_grad"] = stack([cap.output_grad[0], cap.output_slack[0]])
         if cap.input_rms:
             group["input_rms"] = stack(cap.input_rms)
         update = self._update
@@ -484,7 +491,11 @@ class Monitor:
         values["dead"] = list(zip(got.get("dead", []), [u for _, u in cap.dead], strict=True))
         values["saturated"] = list(zip(got.get("saturated", []), [z for _, z in cap.saturated], strict=True))
         values["input_rms"] = got.get("input_rms", [])
-        values["output"] = list(zip(got.get("output", []), [w for _, w in cap.output], strict=True))
+        out = got.get("output", [])
+        values["output"] = [(out[2 * i], w, out[2 * i + 1]) for i, (_, w, _) in enumerate(cap.output)]
+        # the output's gradient against the least a cross-entropy on it would give (1 when exactly that)
+        og = got.get("output_grad")
+        values["output_grad_ratio"] = [og[0] / max(og[1], 1e-12) * self.grad_accumulation] if og else []
         values["root_training"] = probe.modes()
         if init is not None:
             self._init_scales = list(zip(init[0], got["init"], strict=True))

@@ -97,7 +97,9 @@ class Capture:
     dead: list = field(default_factory=list)  # (dead-unit fraction tensor, n units)
     saturated: list = field(default_factory=list)  # (saturated fraction tensor, n outputs)
     input_rms: list = field(default_factory=list)
-    output: list = field(default_factory=list)  # (is-a-probability-simplex tensor, width)
+    output: list = field(default_factory=list)  # (is-a-probability-simplex tensor, width, confidence)
+    output_slack: list = field(default_factory=list)  # sum over rows of 1 - max softmax probability
+    output_grad: list = field(default_factory=list)  # rows * sum of per-row output-gradient norms (backward)
 
 
 class _NoHandle:
@@ -210,9 +212,26 @@ class TorchProbe:
                 and y.shape[-1] >= 2
                 and not self.capture.output
             ):
+                if y.requires_grad:
+                    y.register_hook(self._on_output_grad)
                 y = y.detach()
                 simplex = (y.min() >= 0) & ((y.sum(dim=-1) - 1).abs().max() < 1e-3)
-                self.capture.output.append((simplex.float(), y.shape[-1]))
+                # how sure the output reads as logits: the mean largest softmax probability of its rows
+                top = torch.softmax(y.float(), dim=-1).amax(dim=-1)
+                self.capture.output.append((simplex.float(), y.shape[-1], top.mean()))
+                self.capture.output_slack.append((1 - top).sum())
+        except Exception:  # noqa: BLE001
+            pass
+        self.hook_s += time.perf_counter() - t0
+
+    def _on_output_grad(self, grad) -> None:
+        # rows * sum of the per-row gradient norms of the model's output: for cross-entropy on these logits
+        # (mean over rows) each row's gradient is (softmax - onehot) / rows, whose norm is >= 1 - max softmax
+        t0 = time.perf_counter()
+        try:
+            if not self.capture.output_grad:
+                rows = grad.detach().float().reshape(-1, grad.shape[-1])
+                self.capture.output_grad.append(rows.shape[0] * torch.linalg.vector_norm(rows, dim=-1).sum())
         except Exception:  # noqa: BLE001
             pass
         self.hook_s += time.perf_counter() - t0

@@ -65,5 +65,10 @@ def input_rms(x):
     return x.detach().float().pow(2).mean().sqrt()
 
 
-#: Inputs whose RMS exceeds this are treated as unscaled (0-1 images ~0.3-0.5, standardised data ~1).
-INPUT_RMS_LIMIT = 20.0
+#: Inputs whose RMS exceeds this are treated as unscaled (0-1 images ~0.3-0.5, standardised data ~1,
+#: ImageNet-normalised images ~1.1). Derived from the first layer, not fitted: PyTorch's default init gives
+#: std(W) sqrt(fan_in) = 1/sqrt(3), so a first-layer pre-activation has RMS about input RMS / sqrt(3); at
+#: input RMS 5 that is ~2.9, where tanh/sigmoid sit in their flat tails (tanh'(2.9) = 0.01) and a ReLU
+#: layer's scale is 5x what He et al. (2015) design for. LeCun et al. (1998) ask for unit variance. Raw 0-255
+#: pixels (RMS ~100) and raw 0-16 digits (RMS ~7.7) are above it.
+INPUT_RMS_LIMIT = 5.0

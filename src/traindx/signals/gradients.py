@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-#: Vanishing gradients: the first weight layer's gradient RMS below this fraction of the last layer's.
+#: Vanishing gradients: the best-fed early weight layer's gradient RMS (first quarter of the layers) below this
+#: fraction of the last layer's.
 #: AutoTrainer/DeepDiagnosis use 1e-3 on first/last gradient norms; we warn 10x earlier (1e-2) but only
 #: while the loss is not improving, which is what separates a stalled deep net from a healthy one.
 VANISHING_RATIO = 1e-2
@@ -67,17 +68,24 @@ def rms(norm: float, numel: int) -> float:
 
 
 def vanishing_ratio(layer_rms: Sequence[float]) -> float:
-    """First layer's gradient RMS over the last layer's (layers in forward order); small means vanishing.
+    """The best-fed early layer's gradient RMS over the last layer's (layers in forward order); small means
+    vanishing.
 
+    "Early" is the first quarter of the weight layers (at least one): a transformer's first weight layer is an
+    attention query projection, whose gradient is tiny at near-uniform attention by design while the value
+    and MLP weights of the same block are well fed; in a stalled deep sigmoid stack every early layer starves.
     Returns ``nan`` with fewer than two layers or a zero last-layer gradient.
 
     Example:
         >>> vanishing_ratio([1e-5, 1e-3, 1e-2])
         0.001
+        >>> vanishing_ratio([1e-5, 1e-3, 5e-3, 1e-2, 1e-2])  # 5 layers: the first two, the better one
+        0.1
     """
     if len(layer_rms) < 2 or not layer_rms[-1] > 0:
         return float("nan")
-    return float(layer_rms[0]) / float(layer_rms[-1])
+    early = layer_rms[: max(1, -(-len(layer_rms) // 4))]
+    return max(float(v) for v in early) / float(layer_rms[-1])
 
 
 def growth(value: float, baseline: float) -> float:

@@ -23,8 +23,10 @@ INIT_LOW, INIT_HIGH = 0.1, 4.0
 #: (Karpathy, CS231n notes); Adam at lr 1e-3 on small nets reaches ~3e-2 early. We call it too high above
 #: 0.1 and too low below 1e-4 (10x under the band's lower edge), and only while the loss is not improving.
 UPDATE_HIGH, UPDATE_LOW = 0.1, 1e-4
-#: A step that moves the weights by half their norm is too large whatever the loss does (10x the largest
-#: healthy first steps, Adam at lr 1e-3 on default-init layers: ~0.05).
+#: A step that moves the weights by half their norm is too large whatever the loss does, and one such step is
+#: enough: Adam's first step moves every weight by about lr (m/sqrt(v) = +-1), so its ratio is lr / rms(W),
+#: 0.05 at lr 1e-3 on GPT-2's N(0, 0.02) init and ~0.02 on PyTorch's default init; 0.5 is 10x that, where the
+#: step rewrites the init's scale (He et al. 2015's signal-propagation argument no longer holds after it).
 UPDATE_EXTREME = 0.5
 
 

@@ -91,6 +91,10 @@ class TraindxCallback(pl.Callback):
         # Lightning wraps optimizers; the monitor needs the torch optimizer that holds the param groups
         optimizer = getattr(optimizer, "optimizer", optimizer)
         self.monitor = Monitor(pl_module, optimizer=optimizer, **self.monitor_kwargs)
+        if getattr(
+            pl_module, "automatic_optimization", True
+        ):  # Lightning divides the loss by the accumulation
+            self.monitor.grad_accumulation = max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
         self._closed = False
 
     def on_train_batch_end(

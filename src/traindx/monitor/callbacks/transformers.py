@@ -113,6 +113,9 @@ class TraindxTrainerCallback(transformers.TrainerCallback):
             optimizer = optimizer.optimizer
         cls = DistributedMonitor if is_distributed() else Monitor
         self.monitor = cls(model, optimizer=optimizer, **self.monitor_kwargs)
+        # the Trainer divides each micro-batch's loss by the accumulation steps before backward
+        inner = getattr(self.monitor, "monitor", self.monitor)  # DistributedMonitor wraps one
+        inner.grad_accumulation = max(1, int(getattr(args, "gradient_accumulation_steps", 1) or 1))
         self._handle = model.register_forward_hook(self._on_forward)
         self._step_losses, self._epoch_loss, self._epoch_steps = [], 0.0, 0
 

@@ -1,4 +1,4 @@
-"""No update: parameters that receive gradients do not change, or the optimizer holds none of them."""
+"""No update: parameters that receive gradients never change, or the optimizer holds none of them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ class NoUpdate(Indicator):
         )
     }
 
+    def __init__(self) -> None:
+        self._moved: set[str] = set()
+
     def update(self, ctx, values) -> None:
         if "missing_from_optimizer" in values:
             trainable, missing = values["trainable"], values["missing_from_optimizer"]
@@ -34,7 +37,10 @@ class NoUpdate(Indicator):
                 )
             return
         names, changed = values["names"], values["changed"]
-        frozen = [n for n, c in zip(names, changed, strict=True) if not c]
+        self._moved.update(n for n, c in zip(names, changed, strict=True) if c)
+        # a wiring fault leaves a parameter unchanged from the start; one that moved before and now rests was
+        # stopped by the schedule (lr decayed to 0) or the optimizer's own convergence test (L-BFGS)
+        frozen = [n for n, c in zip(names, changed, strict=True) if not c and n not in self._moved]
         if not frozen:
             ctx.status("ok", 1.0, "all trained parameters change")
             ctx.persist(False)

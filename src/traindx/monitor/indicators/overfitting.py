@@ -37,7 +37,12 @@ class Overfitting(Indicator):
             # generalization
             va = [e["val_acc"] for e in ep if "val_acc" in e]
             acc_stuck = n == 0 or len(va) <= n or max(va[-n:]) <= max(va[:-n])
-            rising = n >= self.t("epochs") and tl[-1] < tl[-1 - min(n, len(tl) - 1)] and acc_stuck
+            # and the rise is not receding: Prechelt's UP_s counts successive increases, so a validation loss
+            # that already falls back towards its best (L-BFGS's noisy one on digits) is no trend
+            receding = n >= 2 and vl[-1] < vl[-n]
+            rising = (
+                n >= self.t("epochs") and tl[-1] < tl[-1 - min(n, len(tl) - 1)] and acc_stuck and not receding
+            )
             if gap_flag is None or rising:
                 rise = lsig.val_rise(vl)
                 value, detail = rise, f"val loss {100 * rise:.0f}% above its best for {n} epochs"

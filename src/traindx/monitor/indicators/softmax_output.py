@@ -1,10 +1,29 @@
-"""Probabilities fed to a loss that expects logits: the model's output rows already sum to one.
+"""Probabilities fed to a loss that expects logits: a softmax before ``CrossEntropyLoss``.
 
 ``nn.CrossEntropyLoss`` applies log-softmax itself. Given probabilities p (a softmax already applied), its
-loss -log softmax(p)_y cannot go below ``log(1 + (C - 1) / e)`` (p one-hot: 1.46 nats for 10 classes) and its
-gradients shrink by the softmax's Jacobian, so the run creeps towards that bound and stays there. A model
-that outputs probabilities on purpose and takes their log itself (NLLLoss on log p, Keras' from_logits=False)
-goes below the bound, so the finding needs the loss to stay at or above it and flatten there.
+loss -log softmax(p)_y is confined to a band: it cannot go below ``log(1 + (C - 1) / e)`` (p one-hot on the
+label: 1.46 nats for 10 classes) nor above ``log(e + C - 1)`` (one-hot on another class: 2.48), for every
+batch, whatever the model does. Its gradients shrink by the softmax's Jacobian, so the run creeps towards
+the lower bound (or, for a language model whose next token is uncertain, settles inside the band) and stays.
+
+Two ways to see it:
+
+- the softmax is the model's last layer: the output rows are probability vectors, and the loss is pinned at
+  or above the lower bound (a model that outputs probabilities on purpose and takes their log itself, NLLLoss
+  on log p or Keras' ``from_logits=False``, goes below the bound);
+- the softmax is applied in the training loop, after the model: the model's output looks like logits, but
+  every step's loss stayed inside the band, it has flattened there, and the outputs are confident (mean
+  largest softmax probability >= 0.9). A run trained with cross-entropy on those logits that is that sure of
+  its answers is right on most rows (a right row costs <= -log 0.9 = 0.11 nats), so its loss falls far below
+  ``log(1 + (C - 1) / e)``; one whose loss is capped by the band cannot. Before the outputs grow confident,
+  the gradient tells: for cross-entropy on logits z (mean over N rows) the gradient of row i is
+  ``(softmax(z_i) - onehot(y_i)) / N``, whose norm is at least ``1 - max softmax(z_i)``, so the ratio
+  ``N * sum ||dL/dz_i|| / sum (1 - max softmax(z_i))`` is >= 1 (exact). A softmax in between multiplies the
+  gradient by its Jacobian, ``(I - 1 1^T / C) / C`` near uniform outputs, so the ratio drops to about 1 / C.
+  Below 0.5, with every step's loss inside the band and no progress made, it is the softmax. A loss divided
+  by its accumulation steps before backward shrinks the gradient too: the framework callbacks set
+  ``Monitor.grad_accumulation`` so the ratio is rescaled; a plain loop that divides its loss by k >= 2 without
+  setting it can see this finding on a run stuck inside the band (one that learns nothing either way).
 """
 
 from __future__ import annotations
@@ -26,13 +45,24 @@ def probability_floor(n_classes: int) -> float:
     return math.log1p((n_classes - 1) / math.e)
 
 
+def probability_ceiling(n_classes: int) -> float:
+    """Highest cross-entropy reachable when the "logits" are probabilities: ``log(e + C - 1)``.
+
+    Example:
+        >>> round(probability_ceiling(10), 3)
+        2.475
+    """
+    return math.log(math.e + n_classes - 1)
+
+
 class SoftmaxOutput(Indicator):
     name = "softmax_output"
     codes = {
         "softmax_before_loss": (
-            "the model outputs probabilities (a softmax layer) and the loss applies softmax again "
-            "(nn.CrossEntropyLoss expects raw logits), so the loss cannot fall below log(1 + (C-1)/e)",
-            "remove the final softmax and pass the raw logits to CrossEntropyLoss (or use NLLLoss on log-softmax)",
+            "a softmax runs before the loss (the model's last layer, or in the training loop) and "
+            "nn.CrossEntropyLoss applies softmax again (it expects raw logits), so the loss cannot fall below "
+            "log(1 + (C-1)/e)",
+            "remove the softmax and pass the raw logits to CrossEntropyLoss (or use NLLLoss on log-softmax)",
         )
     }
     events = frozenset({"sample"})
@@ -43,31 +73,61 @@ class SoftmaxOutput(Indicator):
             "the loss never goes 3% below log(1+(C-1)/e) in this fault (a bound, not a fit); 3% for noise",
         ),
         "at_floor": Threshold(1.05, "within 5% above the bound: the run is pinned against it"),
+        "band": Threshold(
+            1e-3, "every step's loss inside [log(1+(C-1)/e), log(e+C-1)]: exact bounds, 0.1% for rounding"
+        ),
+        "grad_ratio": Threshold(
+            0.5, "output gradient / its cross-entropy minimum: >= 1 exact on logits, ~1/C through a softmax"
+        ),
+        "confident": Threshold(
+            0.9, "mean largest softmax probability: a right row then costs <= 0.11 nats (module docstring)"
+        ),
     }
 
     def update(self, ctx, values) -> None:
         out = values["output"]
         if not out:
             return
-        simplex, width = out[0]
+        simplex, width, confidence = out[0]
         lt = ctx.loss
         if width < 2 or len(lt) < 3 * WINDOW:
             return
-        bound = probability_floor(int(width))
+        c = int(width)
+        bound = probability_floor(c)
         recent, best = lt.recent(), lt.best
         window = max(WINDOW, min(len(lt) // 10, 1000))
         tail = lt.values[-10 * window :]
         flat = lsig.plateau_upper(tail, window) < lsig.PLATEAU_UPPER
-        pinned = best >= self.t("near_floor") * bound and (flat or recent <= self.t("at_floor") * bound)
-        if ctx.persist(simplex > 0.5 and pinned, k=3, n=3):
-            ctx.status(
-                "warning", recent, f"outputs are probabilities; loss {recent:.3g} >= bound {bound:.3g}"
+        eps = self.t("band")
+        inside = lt.low >= (1 - eps) * bound and lt.high <= (1 + eps) * probability_ceiling(c)
+        if simplex > 0.5:
+            # probabilities for certain; a loss that takes their log (NLLLoss) leaves the band below
+            pinned = inside and best >= self.t("near_floor") * bound
+            pinned = pinned and (flat or recent <= self.t("at_floor") * bound)
+            where = "the model's outputs are probability vectors"
+        else:
+            ratio = values.get("output_grad_ratio") or [math.nan]
+            ctx.record("output_confidence", confidence)
+            if math.isfinite(ratio[0]):
+                ctx.record("output_grad_ratio", ratio[0])
+            confident = inside and flat and confidence >= self.t("confident")
+            shrunk = inside and ratio[0] < self.t("grad_ratio") and lt.stuck()
+            pinned = confident or shrunk
+            where = (
+                f"the model's outputs are confident logits (mean top probability {confidence:.2f}), yet every "
+                "step's loss stayed inside the band that cross-entropy on probabilities is confined to"
+                if confident
+                else f"the gradient reaching the model's outputs is {ratio[0]:.2g}x the least that cross-entropy "
+                "on them gives (a softmax's Jacobian in between), and every step's loss stayed inside the band "
+                "that cross-entropy on probabilities is confined to"
             )
+        if ctx.persist(pinned):
+            ctx.status("warning", recent, f"loss {recent:.3g} held above the bound {bound:.3g}")
             ctx.fire(
                 "softmax_before_loss",
                 "warning",
-                f"the model's outputs are probability vectors over {int(width)} classes and the loss stays at "
-                f"{recent:.3g}, above the {bound:.3g} that cross-entropy on probabilities cannot go below",
+                f"{where} over {c} classes, and the loss stays at {recent:.3g}, never below the {bound:.3g} "
+                "that cross-entropy on probabilities cannot go under",
                 value=recent,
             )
         else:

@@ -9,6 +9,14 @@ from traindx.monitor.indicator import Indicator, Threshold
 from traindx.signals import weights
 
 
+def _line_search(optimizer) -> bool:
+    """Whether the optimizer picks its step length by a line search (torch's L-BFGS with
+    ``line_search_fn``): a step it takes passed a sufficient-decrease test, so its size says nothing about
+    the learning rate."""
+    defaults = getattr(optimizer, "defaults", None) or {}
+    return defaults.get("line_search_fn") is not None
+
+
 class UpdateRatio(Indicator):
     """Too high: steps move the weights by a large fraction while the loss is stuck or climbing (or by half
     their norm whatever it does). Too low: tiny steps while the run is stuck, or still far from the floor it
@@ -31,7 +39,9 @@ class UpdateRatio(Indicator):
         "high": Threshold(
             weights.UPDATE_HIGH, "signals.weights.UPDATE_HIGH (Karpathy, CS231n: ~1e-3 healthy)"
         ),
-        "extreme": Threshold(weights.UPDATE_EXTREME, "signals.weights.UPDATE_EXTREME"),
+        "extreme": Threshold(
+            weights.UPDATE_EXTREME, "signals.weights.UPDATE_EXTREME: one such step is enough to fire"
+        ),
         "low": Threshold(weights.UPDATE_LOW, "signals.weights.UPDATE_LOW (10x under the CS231n band)"),
         "far_from_floor": Threshold(
             0.5, "over half of the improvement the run's own floor fit predicts is still ahead"
@@ -46,8 +56,12 @@ class UpdateRatio(Indicator):
         ctx.record("update_ratio", med)
         lt = ctx.loss
         climbing = lt.rising() or lt.diverging()
-        high = ctx.persist(
-            med > self.t("extreme") or (med > self.t("high") and lt.not_improving()), key="high"
+        # a step that moves the weights by half their norm has no healthy reading, so one is enough; a merely
+        # large ratio needs a loss that does not improve, twice
+        searched = _line_search(ctx.optimizer)
+        extreme = med > self.t("extreme") and not searched
+        high = (
+            ctx.persist(med > self.t("high") and lt.not_improving() and not searched, key="high") or extreme
         )
         rem = lt.remaining()
         slow = lt.stuck() or (math.isfinite(rem) and rem > self.t("far_from_floor"))
@@ -57,7 +71,10 @@ class UpdateRatio(Indicator):
             ctx.fire(
                 "lr_too_high",
                 "warning",
-                f"each step changes the weights by {100 * med:.2g}% (healthy ~0.1-1%) and the loss is not improving",
+                f"one step changed the weights by {100 * med:.2g}% of their norm (healthy ~0.1-1%)"
+                if extreme
+                else f"each step changes the weights by {100 * med:.2g}% (healthy ~0.1-1%) and the loss is not "
+                "improving",
                 value=med,
             )
         elif low:

@@ -1,0 +1,172 @@
+"""The scale-free rules on tiny runs: lost progress, one extreme step, softmax before the loss (in the model
+and in the loop), the input-scale limit, parameters that stop moving, a receding validation rise."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import traindx as tdx
+from traindx.monitor.indicators.softmax_output import probability_ceiling, probability_floor
+from traindx.monitor.loss_track import LossTrack
+
+
+def _blobs(n: int = 512, d: int = 16, c: int = 10, seed: int = 0):
+    """Well separated Gaussian classes: a linear model learns them in a few dozen steps."""
+    g = torch.Generator().manual_seed(seed)
+    centres = 3 * torch.randn(c, d, generator=g)
+    y = torch.randint(0, c, (n,), generator=g)
+    return centres[y] + torch.randn(n, d, generator=g), y
+
+
+def _fit(model, opt, steps=90, softmax=False, every=1, x_scale=1.0, batch=32, on_step=None):
+    x, y = _blobs()
+    x = x * x_scale
+    mon = tdx.Monitor(model, opt, every=every)
+    for k in range(steps):
+        i = (k * batch) % len(x)
+        opt.zero_grad()
+        out = model(x[i : i + batch])
+        loss = F.cross_entropy(F.softmax(out, dim=-1) if softmax else out, y[i : i + batch])
+        loss.backward()
+        if on_step is not None:
+            on_step(k)
+        opt.step()
+        mon.step(loss)
+    mon.close()
+    return mon
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def test_a_near_zero_loss_that_doubles_is_not_rising_but_lost_progress_is():
+    lt = LossTrack()
+    lt.extend([2.3] * 10 + [0.01] * 40 + [0.03] * 40)  # 3x its best, but 1% of the progress given back
+    assert lt.improvement() > 0.9 and lt.recent() >= 1.25 * lt.best
+    assert not lt.rising() and not lt.diverging()
+    lt.extend([0.5] * 40)  # 21% of the progress given back: rising, not yet divergence (30%)
+    assert lt.rising() and not lt.diverging()
+    lt.extend([1.2] * 40)
+    assert lt.diverging()
+
+
+def test_cross_entropy_on_probabilities_is_confined_to_its_band():
+    g = torch.Generator().manual_seed(0)
+    for c in (2, 10, 65):
+        p = F.softmax(5 * torch.randn(4096, c, generator=g), dim=-1)
+        losses = F.cross_entropy(p, torch.randint(0, c, (4096,), generator=g), reduction="none")
+        assert probability_floor(c) * (1 - 1e-6) <= losses.min() and losses.max() <= probability_ceiling(c)
+
+
+def test_softmax_in_the_training_loop_is_found_through_the_output_gradient():
+    # the softmax's Jacobian shrinks the gradient ~C-fold, so SGD at 0.01 barely moves the loss
+    model = _mlp()
+    mon = _fit(model, torch.optim.SGD(model.parameters(), lr=0.01), softmax=True)
+    codes = {f.code for f in mon.findings}
+    assert "softmax_before_loss" in codes
+    assert mon.diagnosis[0].primary.code == "softmax_before_loss"
+    ratio = mon.history.query("name == 'output_grad_ratio'")["value"]
+    assert len(ratio) and ratio.max() < 0.5  # ~1/C through the softmax's Jacobian
+
+
+def test_plain_cross_entropy_meets_the_exact_output_gradient_bound_and_is_silent():
+    model = _mlp()
+    mon = _fit(model, torch.optim.SGD(model.parameters(), lr=0.05))
+    assert [f.code for f in mon.findings] == []
+    ratio = mon.history.query("name == 'output_grad_ratio'")["value"]
+    assert len(ratio) and ratio.min() >= 1.0 - 1e-4  # exact lower bound for cross-entropy on logits
+
+
+def test_softmax_as_the_model_last_layer_is_found():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10), nn.Softmax(dim=-1))
+    mon = _fit(model, torch.optim.Adam(model.parameters(), lr=1e-2), steps=120)
+    assert "softmax_before_loss" in {f.code for f in mon.findings}
+
+
+def test_one_extreme_step_is_lr_too_high_but_a_line_search_step_is_not():
+    model = _mlp()
+    mon = _fit(model, torch.optim.Adam(model.parameters(), lr=1.0), steps=12, every=4)
+    assert "lr_too_high" in {f.code for f in mon.findings}
+    assert any(f.primary and f.code in {"lr_too_high", "divergence", "nan_inf"} for f in mon.findings)
+
+    model = _mlp()
+    opt = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=3, line_search_fn="strong_wolfe")
+    x, y = _blobs()
+    mon = tdx.Monitor(model, opt, every=2)
+    for _ in range(20):
+
+        def closure():
+            opt.zero_grad()
+            lo = F.cross_entropy(model(x), y)
+            lo.backward()
+            return lo
+
+        mon.step(opt.step(closure))
+    mon.close()
+    assert "lr_too_high" not in {f.code for f in mon.findings}
+
+
+@pytest.mark.parametrize(("scale", "fires"), [(1.0, False), (16.0, True)])
+def test_input_scale_limit_catches_raw_0_16_digits(scale, fires):
+    from traindx.experiments.datasets import load
+
+    ds = load("digits")
+    x = torch.from_numpy(ds.x_train[:64]).reshape(64, -1) * scale  # raw digits are 0-16
+    model = nn.Linear(64, 10)
+    mon = tdx.Monitor(model, every=1)
+    F.cross_entropy(model(x), torch.from_numpy(ds.y_train[:64]).long()).backward()
+    mon.step(1.0)
+    mon.close()
+    assert ("input_scale" in {f.code for f in mon.findings}) is fires
+
+
+def test_parameters_that_stop_moving_after_training_are_not_no_update():
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+
+    def decay_to_zero(k):  # a schedule that ends at lr 0 (linear decay, as the HF Trainer's default)
+        for group in opt.param_groups:
+            group["lr"] = 0.05 * max(0.0, 1 - k / 60)
+
+    mon = _fit(model, opt, steps=90, on_step=decay_to_zero)
+    assert "no_update" not in {f.code for f in mon.findings}
+    # a head that never moves (the optimizer was built before it was replaced) still is
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    model[2] = nn.Linear(32, 10)
+    mon = _fit(model, opt, steps=30)
+    assert "no_update" in {f.code for f in mon.findings}
+
+
+def test_a_receding_validation_rise_is_not_overfitting():
+    mon = tdx.Monitor(nn.Linear(2, 2))
+    rows = [(1.0, 0.30), (0.5, 0.20), (0.4, 0.25), (0.35, 0.27), (0.3, 0.23), (0.25, 0.19)]
+    for tl, vl in rows:  # three epochs 10%+ above the best, but already falling back: L-BFGS-like noise
+        mon.step(tl)
+        mon.epoch_end(train_loss=tl, val_loss=vl)
+    mon.close()
+    assert "overfitting" not in {f.code for f in mon.findings}
+
+
+def test_vanishing_gradients_needs_a_loss_that_is_stuck_and_flat():
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for i in range(8):
+        layers += [nn.Linear(16 if i == 0 else 32, 32), nn.Sigmoid()]
+    deep = nn.Sequential(*layers, nn.Linear(32, 10))
+    mon = _fit(deep, torch.optim.SGD(deep.parameters(), lr=0.01), steps=120, every=3)
+    assert "vanishing_gradients" in {f.code for f in mon.findings}
+    # the gate: just past the first judged steps a fast-learning run can still be within 10% of its start
+    # (stuck), but its loss is falling (not flat), so a tiny first-layer gradient share is no finding there
+    early = LossTrack()
+    early.extend([0.69 - 0.001 * i for i in range(60)])  # 9% below its start after 60 steps, still falling
+    assert early.stuck() and not early.flat()
+    stuck = LossTrack()
+    stuck.extend([2.3026 + 0.001 * ((-1) ** i) for i in range(90)])
+    assert stuck.stuck() and stuck.flat()
