@@ -304,7 +304,9 @@ def _fit(X, y, groups, choose_rows, cause_precision, cause_recall, inner_folds, 
                 per_fold.append(_f1(yt[m], call) - _f1(yt[m], now[m]))
             report.update(oof_f1=best, persistence_f1=persist, threshold=hi, band_low=lo,
                           fold_gains=[float(g) for g in per_fold])  # fmt: skip
-            if (hi >= 1.0 and lo <= 0.0) or min(per_fold) < 0:  # the trees do not beat repeating the label now
+            if (hi >= 1.0 and lo <= 0.0) or min(
+                per_fold
+            ) < 0:  # the trees do not beat repeating the label now
                 _persist(diag, label, report)
                 continue
             th = hi
