@@ -1,122 +1,193 @@
-"""Benchmark of early stopping by replaying recorded learning curves (the same runs for every method).
+"""Early stopping on held-out tasks: savings-vs-regret frontier of pruners on replays of the many-task corpus.
 
-Each seed shuffles one dataset's runs into a sequence of trials, as a tuning study would see them. Every method
-decides, epoch by epoch, whether to stop the current trial; a stopped trial keeps its best-validation epoch.
-The study selects the trial with the best kept validation accuracy. Reported per method:
+The corpus (``src/traindx/data/corpus/tasks_causes``: 45 tasks, 4 modalities, 20-30 epochs a run) is split into
+folds by task. For each fold the prefix predictor ``MetaPruner()`` fits by default is fitted on the OTHER folds'
+runs only, and every method replays the fold's tasks: each shuffle orders one task's runs into a sequence of
+trials, as a tuning study would see them; each method decides after every epoch whether to stop the trial; a
+stopped trial keeps its best-validation epoch; the study selects the trial with the best kept validation
+accuracy. Only runs whose test set is the task's own (``shift == "none"``) are replayed, so that test accuracy
+measures what the selection is worth. Per method and setting:
 
-- epochs saved: 1 - epochs trained / epochs of the full runs;
+- epochs saved: 1 - epochs trained / epochs of the full runs (summed over tasks);
 - regret: test accuracy (points) of the model a full-training study selects minus that of the model this
-  method selects (selection by validation accuracy in both cases).
+  method selects (mean over tasks; trials tied on the best validation accuracy count with their mean test
+  accuracy, as equally likely picks).
 
-Methods: full training; patience-5 (restore best); Optuna MedianPruner and HyperbandPruner; tdx.EarlyStopping
-(per run, prefix predictor fitted on the OTHER dataset's runs only); MetaPruner (same predictor); and both.
+Methods, each over the settings its users turn (Optuna's defaults included): patience, MedianPruner,
+PercentilePruner, SuccessiveHalving, Hyperband and MetaPruner (its ``alpha``). MetaPruner's default settings
+are chosen on the fit folds' replays only (``--select``), never on the fold it is scored on.
 
-Run (after benchmarks/search.py has built its pool, or with --corpus pointing to corpus Parquet files):
-    .venv/bin/python benchmarks/early_stopping.py --seeds 5
-
-``--frontier PLOT.png`` traces savings against regret for every method over the settings users turn
-(patience 2-8; MedianPruner warm-up; PercentilePruner 25-90; SuccessiveHalving min resource and reduction
-factor; Hyperband reduction factor; MetaPruner alpha) on the same replays and draws the frontier:
-    .venv/bin/python benchmarks/early_stopping.py --corpus src/traindx/data/corpus --seeds 3 \\
-        --frontier benchmarks/early_stopping_frontier.png
-and ``--user-pools`` does the same on the PMLB pools of ``benchmarks/search.py --space user`` (tasks the
-shipped corpus never saw) with the predictor ``MetaPruner()`` fits by default.
+Run (a few minutes; results are cached per task and shuffle under ``.traindx-cache/early_stopping``, so an
+interrupted run resumes):
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/early_stopping.py --plot benchmarks/early_stopping_frontier.png
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
+import json
 import os
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pandas as pd
-import torch
 
 import traindx as tdx
-from traindx.experiments.runner import run_id
-from traindx.search import MetaPruner, PerformancePredictor, load_corpus, sample_candidates
-from traindx.store import RunStore
+from traindx.experiments.corpus import load_parts
+from traindx.search import MetaPruner
+from traindx.search.pruners.meta import fit_prefix_predictor, one_seed
 
-torch.set_num_threads(1)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-DATASETS = ("mnist", "fashion_mnist")
-CACHE = Path(os.environ.get("TRAINDX_BENCH_STORE", ".traindx-cache/bench_search.duckdb"))
+CORPUS = Path(__file__).resolve().parent.parent / "src" / "traindx" / "data" / "corpus" / "tasks_causes"
+CACHE = Path(os.environ.get("TRAINDX_BENCH_CACHE", ".traindx-cache/early_stopping"))
 
 
-METHODS = ("full", "patience5", "median", "hyperband", "early_stopping", "meta_pruner", "es+meta_pruner")
+class LookupPredictor:
+    """A fitted prefix predictor's outputs on every prefix of the replayed runs, computed once in one batch.
+
+    The MetaPruner asks its predictor for one trial and one prefix at a time; a replay asks the same
+    questions thousands of times, so they are answered from this table (keyed by run id and prefix length).
+    """
+
+    prefix = True
+
+    def __init__(self, target: str, table: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        self.target = target
+        self.table = table
+
+    def predict_prefix(self, configs: pd.DataFrame, prefixes: list, return_std: bool = False):
+        ids = configs["run_id"].to_numpy()
+        mean = np.array([self.table[r][0][len(p) - 1] for r, p in zip(ids, prefixes, strict=True)])
+        std = np.array([self.table[r][1][len(p) - 1] for r, p in zip(ids, prefixes, strict=True)])
+        return (mean, std) if return_std else mean
 
 
-def load_pools(corpus: str | None, n_pool: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """The corpus, or the random pool of benchmarks/search.py (not its search trials)."""
-    if corpus:
-        out = {}
-        for ds in DATASETS:
-            runs, curves = load_corpus(ds, corpus)
-            # regret is measured on test accuracy: keep runs whose test set is not shifted away from validation
-            if "shift" in runs:
-                runs = runs[runs["shift"] == "none"].reset_index(drop=True)
-            out[ds] = (runs, curves[curves["run_id"].isin(runs["run_id"])])
-        return out
-    from search import BASE, SPACE
+def load(corpus: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs, curves, _ = load_parts(corpus)
+    runs = runs[runs["status"] == "finished"]
+    runs = runs.drop(
+        columns=[c for c in runs.columns if c.endswith("seconds") or c in ("created_at", "status")]
+    )
+    curves = curves[curves["run_id"].isin(runs["run_id"])].sort_values(["run_id", "epoch"])
+    return runs.reset_index(drop=True), curves.reset_index(drop=True)
 
-    ids = {
-        run_id(c)
-        for ds in DATASETS
-        for c in sample_candidates(SPACE, n_pool, base={**BASE, "dataset": ds}, seed=12345).to_dict("records")
+
+def task_folds(runs: pd.DataFrame, k: int, seed: int = 0) -> list[list[str]]:
+    """Tasks dealt into ``k`` folds, modality by modality, after a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    i = 0
+    for _, g in runs.groupby("modality"):
+        tasks = sorted(g["dataset"].unique())
+        for t in rng.permutation(tasks):
+            folds[i % k].append(str(t))
+            i += 1
+    return [sorted(f) for f in folds]
+
+
+def fold_predictions(runs, curves, fold: list[str], key: str) -> dict:
+    """Prefix predictions (mean, std per k) for the fold's runs by the predictor ``MetaPruner()`` fits
+    (:func:`fit_prefix_predictor` on :func:`one_seed` of the runs), fitted on the other tasks' runs only."""
+    path = CACHE / f"pred-{key}.npz"
+    held = runs["dataset"].isin(fold)
+    if path.is_file():
+        z = np.load(path, allow_pickle=False)
+        ids, mean, std, n = z["ids"], z["mean"], z["std"], z["n"]
+        return {str(r): (mean[i, : n[i]], std[i, : n[i]]) for i, r in enumerate(ids)}
+    t0 = time.time()
+    fit = one_seed(runs[~held])  # as the default predictor is fitted on the whole corpus
+    pred = fit_prefix_predictor(fit, curves[curves["run_id"].isin(fit["run_id"])])
+    test = runs[held].reset_index(drop=True)
+    cur = {
+        r: g.to_numpy(float)
+        for r, g in curves[curves["run_id"].isin(test["run_id"])].groupby("run_id")["val_acc"]
     }
-    store = RunStore(CACHE)
-    runs, curves = store.runs(), store.curves()
-    runs = runs[(runs["status"] == "finished") & runs["run_id"].isin(ids)]
-    return {
-        ds: (r := runs[runs["dataset"] == ds].reset_index(drop=True), curves[curves.run_id.isin(r.run_id)])
-        for ds in DATASETS
-    }
+    rows, prefixes = [], []
+    for i, r in enumerate(test["run_id"]):
+        for k in range(1, len(cur[r]) + 1):
+            rows.append(i)
+            prefixes.append(cur[r][:k])
+    m, s = pred.predict_prefix(test.iloc[rows].reset_index(drop=True), prefixes, return_std=True)
+    width = max(len(c) for c in cur.values())
+    mean = np.full((len(test), width), np.nan)
+    std = np.full((len(test), width), np.nan)
+    n = np.array([len(cur[r]) for r in test["run_id"]])
+    j = 0
+    for i in range(len(test)):
+        mean[i, : n[i]], std[i, : n[i]] = m[j : j + n[i]], s[j : j + n[i]]
+        j += n[i]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, ids=test["run_id"].to_numpy(str), mean=mean, std=std, n=n)
+    print(f"  predictor for held-out fold {key} fitted on {len(fit)} runs in {time.time() - t0:.0f}s")
+    return {str(r): (mean[i, : n[i]], std[i, : n[i]]) for i, r in enumerate(test["run_id"])}
+
+
+def settings() -> list[tuple[str, str, dict]]:
+    """(family, label, how to build it) of every point on the frontier."""
+    P = optuna.pruners
+    out: list[tuple[str, str, dict]] = [("full", "full", {})]
+    out += [("patience", f"patience {k}", {"patience": k}) for k in (2, 3, 5, 8)]
+    # Optuna's default MedianPruner() (no warm-up; steps here start at 1) and two warm-ups
+    out += [("MedianPruner", "median (Optuna default)", {"pruner": P.MedianPruner()})]
+    out += [("MedianPruner", f"median warmup {w}", {"pruner": P.MedianPruner(5, w)}) for w in (2, 4)]
+    out += [
+        ("PercentilePruner", f"percentile {q:g}", {"pruner": P.PercentilePruner(q, 5, 2)})
+        for q in (25.0, 75.0)
+    ]
+    out += [
+        ("SuccessiveHalving", f"SHA r={r} eta={e}", {"pruner": P.SuccessiveHalvingPruner(r, e)})
+        for r in (1, 2)
+        for e in (2, 4)
+    ]
+    out += [
+        ("Hyperband", f"hyperband eta={e}", {"pruner": P.HyperbandPruner(1, "auto", e)}) for e in (2, 3, 4)
+    ]
+    out += [("MetaPruner", f"meta alpha={a:g}", {"meta": {"alpha": a}}) for a in ALPHAS]
+    return out
+
+
+ALPHAS = (0.003, 0.01, 0.03, 0.1, 0.3)
+# cached results are reused only while the code that made them is unchanged
+REPLAY_CODE = "r2"  # the replay and scoring rules (bump on change)
+PRUNER_CODE = hashlib.sha1(Path(sys.modules[MetaPruner.__module__].__file__).read_bytes()).hexdigest()[:8]
+PREDICTOR_CODE = hashlib.sha1(
+    b"".join(
+        Path(sys.modules[m].__file__).read_bytes()
+        for m in ("traindx.search.predictor", "traindx.search.features")
+    )
+    + Path(sys.modules[MetaPruner.__module__].__file__).read_bytes().split(b"def default_predictor")[0]
+).hexdigest()[:8]
+MEDIAN = "median warmup 2"  # MedianPruner(n_startup_trials=5, n_warmup_steps=2): the reference
+REFERENCES = ("median (Optuna default)", MEDIAN)
 
 
 def replay(
-    method: str,
-    runs: pd.DataFrame,
-    curves: dict,
-    pred,
-    seed: int,
-    alpha: float = 0.05,
-    pruner=None,
-    patience: int | None = None,
+    runs: pd.DataFrame, curves: dict, how: dict, seed: int, pred=None
 ) -> tuple[int, int, float, float]:
-    """Returns (epochs trained, epochs in full, selected trial's test acc, full-study selection's test acc).
-
-    ``alpha`` is the MetaPruner's threshold on P(beat the best finished trial); ``pruner`` (an Optuna pruner)
-    and ``patience`` replace the method's own settings (the frontier sweeps them).
-    """
+    """(epochs trained, epochs in full, selected trial's test acc, full-study selection's test acc)."""
     order = np.random.default_rng(seed).permutation(len(runs))
-    if pruner is None:
-        pruner = {
-            "median": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
-            "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
-        }.get(method)
-    if method in ("meta_pruner", "es+meta_pruner"):
-        pruner = MetaPruner(pred, n_warmup_steps=2, alpha=alpha)
+    pruner = copy.deepcopy(how["pruner"]) if "pruner" in how else None
+    if "meta" in how:
+        pruner = MetaPruner(pred, **how["meta"])
     study = optuna.create_study(direction="maximize", pruner=pruner or optuna.pruners.NopPruner())
     used = total = 0
-    kept: list[tuple[float, float]] = []  # (kept val acc, its test acc)
+    kept: list[tuple[float, float]] = []
     full: list[tuple[float, float]] = []
     for i in order:
         row = runs.iloc[i]
-        val, test = curves[row.run_id]
+        val, test = curves[row["run_id"]]
         total += len(val)
         b = int(np.argmax(val))
         full.append((val[b], test[b]))
-        cfg = {k: row[k] for k in runs.columns if k not in ("run_id",)}
-        es = None
-        if method in ("patience5",) or patience is not None:
-            es = tdx.EarlyStopping(patience=patience or 5, min_epochs=1)
-        elif method in ("early_stopping", "es+meta_pruner"):
-            es = tdx.EarlyStopping(predictor=pred, config=cfg)
+        es = tdx.EarlyStopping(patience=how["patience"], min_epochs=1) if "patience" in how else None
         trial = study.ask()
         if isinstance(pruner, MetaPruner):
-            pruner.base = cfg
+            pruner.base = {"run_id": row["run_id"], "epochs": len(val)}
         stop = len(val)
         for e in range(len(val)):
             trial.report(float(val[e]), e + 1)
@@ -133,174 +204,159 @@ def replay(
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, float(val[kb]))
-    sel = max(kept, key=lambda t: t[0])
-    ref = max(full, key=lambda t: t[0])
-    return used, total, sel[1], ref[1]
+    return used, total, selected_test(kept), selected_test(full)
 
 
-def ceiling(runs: pd.DataFrame, curves: dict, pred, ks=(2, 3, 4)) -> None:
-    """How far any calibration of ``pred`` could take a Domhan-style pruner on these runs.
-
-    Per prefix length k: the predictor's error (bias and scatter) against each run's true best validation
-    accuracy, then the residual std of a 10-fold cross-validated linear refit of the truth on (prediction,
-    current accuracy), knowledge no study has while it runs, and the share of runs with P(beat the pool's best)
-    < 0.05 under that refit.
-    """
-    from scipy.stats import norm
-    from sklearn.linear_model import LinearRegression
-    from sklearn.model_selection import cross_val_predict
-
-    cfgs = runs.drop(columns=["run_id"])
-    best = np.array([curves[r][0].max() for r in runs["run_id"]])
-    top = best.max()
-    for k in ks:
-        cur = np.array([curves[r][0][k - 1] for r in runs["run_id"]])
-        p = pred.predict_prefix(cfgs, [curves[r][0][:k] for r in runs["run_id"]])
-        err = p - best
-        feats = np.column_stack([p, cur])
-        refit = cross_val_predict(LinearRegression(), feats, best, cv=10)
-        sd = float(np.std(best - refit))
-        prunable = float(np.mean(norm.sf(top, refit, max(sd, 0.013)) < 0.05))
-        print(
-            f"  k={k}: predictor error mean {err.mean():+.3f} std {err.std():.3f}; refit residual std {sd:.3f}, "
-            f"P(beat best) < 0.05 for {prunable:.0%} of runs"
-        )
+def selected_test(trials: list[tuple[float, float]]) -> float:
+    """Test accuracy of the trial a study selects by validation accuracy; trials tied on the best validation
+    accuracy (common on small validation sets) are equally likely picks, so their mean test accuracy counts,
+    not whichever came first in the shuffle."""
+    val = np.array([t[0] for t in trials])
+    test = np.array([t[1] for t in trials])
+    return float(test[val >= val.max() - 1e-9].mean())
 
 
-def frontier_settings() -> list[tuple[str, str, dict]]:
-    """(family, label, replay keyword arguments) of every point on the savings-vs-regret frontier: each
-    method over the settings its users turn (Optuna's defaults included)."""
-    P = optuna.pruners
-    out = [("full", "full", {"method": "full"})]
-    out += [("patience", f"patience {k}", {"method": "full", "patience": k}) for k in (2, 3, 5, 8)]
-    out += [
-        ("MedianPruner", f"median warmup {w}", {"method": "x", "pruner": P.MedianPruner(5, w)})
-        for w in (1, 2, 4)
-    ]
-    out += [
-        ("PercentilePruner", f"percentile {q}", {"method": "x", "pruner": P.PercentilePruner(q, 5, 2)})
-        for q in (25.0, 75.0, 90.0)
-    ]
-    out += [
-        (
-            "SuccessiveHalving",
-            f"SHA r={r} eta={e}",
-            {"method": "x", "pruner": P.SuccessiveHalvingPruner(r, e)},
-        )
-        for r in (1, 2)
-        for e in (2, 3, 4)
-    ]
-    out += [
-        ("Hyperband", f"hyperband eta={e}", {"method": "x", "pruner": P.HyperbandPruner(1, "auto", e)})
-        for e in (2, 3, 4)
-    ]
-    out += [
-        ("MetaPruner", f"meta alpha={a}", {"method": "meta_pruner", "alpha": a}) for a in (0.05, 0.2, 0.5)
-    ]
-    return out
-
-
-def held_out(pools: dict, ds: str) -> tuple[str, PerformancePredictor, pd.DataFrame, dict]:
-    """(the other dataset, a prefix predictor fitted on it only, ``ds``'s runs, their val/test curves)."""
-    other = [d for d in DATASETS if d != ds][0]
-    pred = PerformancePredictor(prefix=True, target="best", n_estimators=30).fit(*pools[other])
-    runs, c = pools[ds]
-    c = c.sort_values(["run_id", "epoch"])
-    curves = {rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")}
-    return other, pred, runs, curves
-
-
-def frontier(panels: list[tuple[str, str, list]], seeds: int, plot: Path) -> None:
-    """Savings vs regret of every setting on the same replays, printed and drawn to ``plot`` (PNG).
-
-    ``panels``: (name, how its predictor was fitted, [(runs, curves, predictor), ...]); a panel of several
-    tasks sums epochs over them and averages regret over tasks and shuffles.
-    """
-    points = []
-    for panel, how, sets in panels:
-        print(f"\n## frontier on {panel} ({how}), {seeds} shuffles", flush=True)
-        print(f"{'setting':22s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
-        for family, label, kw in frontier_settings():
-            kw = dict(kw)
-            proto = kw.pop("pruner", None)
-            res = []
-            for runs, curves, pred in sets:
+def run_all(runs, curves, folds, seeds: int, only: set[str] | None) -> pd.DataFrame:
+    """Every setting on every held-out task and shuffle, from the cache where already done."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    log = CACHE / "replays.jsonl"
+    done = {}
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by an interrupt
+            done[(d["label"], d["task"], d["seed"], d["key"])] = d
+    corpus_key = hashlib.sha1(",".join(sorted(runs["run_id"])).encode()).hexdigest()[:8]
+    test_runs = runs[runs["shift"] == "none"]
+    cur = {
+        r: (g["val_acc"].to_numpy(float), g["test_acc"].to_numpy(float))
+        for r, g in curves[curves["run_id"].isin(test_runs["run_id"])].groupby("run_id")
+    }
+    rows = []
+    for f, fold in enumerate(folds):
+        key = f"{corpus_key}-k{len(folds)}-f{f}-{PREDICTOR_CODE}"
+        table = fold_predictions(runs, curves, fold, key)
+        pred = LookupPredictor("best", table)
+        for family, label, how in settings():
+            if only and family not in only and label not in REFERENCES:
+                continue
+            t0, n_new = time.time(), 0
+            for task in fold:
+                r = test_runs[test_runs["dataset"] == task].reset_index(drop=True)
+                # a MetaPruner result is only reused while the pruner's code is the same
+                rkey = f"{key}-{REPLAY_CODE}" + (f"-{PRUNER_CODE}" if family == "MetaPruner" else "")
                 for s in range(seeds):
-                    fresh = None if proto is None else _fresh(proto)
-                    res.append(replay(runs=runs, curves=curves, pred=pred, seed=s, pruner=fresh, **kw))
-            saved = 1 - sum(r[0] for r in res) / sum(r[1] for r in res)
-            regret = [100 * (r[3] - r[2]) for r in res]
-            points.append((panel, family, label, saved, float(np.mean(regret))))
-            print(f"{label:22s} {saved:12.1%} {np.mean(regret):16.2f} {np.max(regret):15.2f}", flush=True)
-        table = pd.DataFrame(points, columns=["dataset", "family", "label", "saved", "regret"])
-        t = table[table["dataset"] == panel]
-        med = t[t["label"] == "median warmup 2"].iloc[0]
-        meta = t[t["family"] == "MetaPruner"]
-        dom = meta[(meta["saved"] >= med["saved"]) & (meta["regret"] <= med["regret"])]
+                    k = (label, task, s, rkey)
+                    if k not in done:
+                        used, total, sel, ref = replay(r, cur, how, s, pred)
+                        done[k] = {"label": label, "task": task, "seed": s, "key": rkey, "used": used,
+                                   "total": total, "sel": sel, "ref": ref}  # fmt: skip
+                        with log.open("a") as fh:
+                            fh.write(json.dumps(done[k]) + "\n")
+                        n_new += 1
+                    rows.append({**done[k], "family": family, "fold": f})
+            if n_new:
+                print(f"  fold {f} {label:20s} {n_new} replays in {time.time() - t0:.1f}s", flush=True)
+    return pd.DataFrame(rows)
+
+
+def summarise(res: pd.DataFrame) -> pd.DataFrame:
+    """Per setting: epochs saved and mean regret over all held-out tasks, and their spread over shuffles."""
+    res = res.assign(regret=100 * (res["ref"] - res["sel"]))
+    per_seed = res.groupby(["family", "label", "seed"], sort=False).agg(
+        used=("used", "sum"), total=("total", "sum"), regret=("regret", "mean")
+    )
+    per_seed["saved"] = 1 - per_seed["used"] / per_seed["total"]
+    g = per_seed.groupby(["family", "label"], sort=False)
+    out = pd.DataFrame(
+        {
+            "saved": g["saved"].mean(),
+            "saved_sd": g["saved"].std(ddof=0),
+            "regret": g["regret"].mean(),
+            "regret_sd": g["regret"].std(ddof=0),
+        }
+    )
+    worst = res.groupby(["family", "label"], sort=False)["regret"].max()
+    out["regret_max"] = worst
+    return out.reset_index()
+
+
+def choose(res: pd.DataFrame) -> str:
+    """The MetaPruner setting to use, judged on ``res`` alone: of those that dominate both Optuna's default
+    MedianPruner and the reference one (save at least as many epochs at no more mean regret), the one that
+    saves most; if none does, the least regret."""
+    s = summarise(res).set_index("label")
+    meta = s[s["family"] == "MetaPruner"]
+    ok = np.ones(len(meta), dtype=bool)
+    for m in REFERENCES:
+        ok &= (meta["saved"] >= s.loc[m, "saved"]).to_numpy() & (
+            meta["regret"] <= s.loc[m, "regret"]
+        ).to_numpy()
+    if ok.any():
+        return str(meta[ok].sort_values("saved").index[-1])
+    return str(meta.sort_values(["regret", "saved"], ascending=[True, False]).index[0])
+
+
+def selected(res: pd.DataFrame) -> pd.DataFrame:
+    """Each fold scored with the MetaPruner setting :func:`choose` picks on the OTHER folds' tasks."""
+    rows = []
+    for f in sorted(res["fold"].unique()):
+        label = choose(res[res["fold"] != f])
+        print(f"  fold {f}: setting chosen on the other folds' tasks: {label}")
+        rows.append(res[(res["fold"] == f) & (res["label"] == label)])
+    out = pd.concat(rows)
+    return out.assign(family="MetaPruner (chosen on fit folds)", label="meta, chosen on fit folds")
+
+
+def print_table(summary: pd.DataFrame, title: str) -> None:
+    print(f"\n## {title}")
+    print(f"{'setting':22s} {'epochs saved':>16s} {'regret pts (mean)':>20s} {'max':>6s}")
+    for r in summary.itertuples():
         print(
-            f"MetaPruner settings dominating MedianPruner (warmup 2) on {panel}: "
-            f"{', '.join(dom['label']) if len(dom) else 'none'}"
+            f"{r.label:22s} {r.saved:9.1%} ±{r.saved_sd:5.1%} {r.regret:12.2f} ±{r.regret_sd:5.2f} "
+            f"{r.regret_max:6.1f}"
         )
-    _plot(pd.DataFrame(points, columns=["dataset", "family", "label", "saved", "regret"]), plot, panels)
 
 
-def corpus_panels(pools: dict) -> list[tuple[str, str, list]]:
-    out = []
-    for ds in DATASETS:
-        other, pred, runs, curves = held_out(pools, ds)
-        out.append((ds, f"predictor fitted on {other} only", [(runs, curves, pred)]))
-    return out
+def dominance(res: pd.DataFrame) -> None:
+    """Which MetaPruner settings dominate each MedianPruner setting (saves at least as many epochs at no more
+    mean regret), over all shuffles and shuffle by shuffle."""
+    s = summarise(res).set_index("label")
+    r = res.assign(regret=100 * (res["ref"] - res["sel"]))
+    per_seed = r.groupby(["label", "seed"]).agg(
+        used=("used", "sum"), total=("total", "sum"), regret=("regret", "mean")
+    )
+    per_seed["saved"] = 1 - per_seed["used"] / per_seed["total"]
+    medians = s.index[s["family"] == "MedianPruner"]
+    for label in s.index[s["family"].str.startswith("MetaPruner")]:
+        a = s.loc[label]
+        verdicts = []
+        for m in medians:
+            b = s.loc[m]
+            dom = a["saved"] >= b["saved"] and a["regret"] <= b["regret"]
+            pa, pb = per_seed.loc[label], per_seed.loc[m]
+            wins = int(((pa["saved"] >= pb["saved"]) & (pa["regret"] <= pb["regret"])).sum())
+            verdicts.append(f"{m}: {'yes' if dom else 'no'} ({wins}/{len(pa)} shuffles)")
+        print(f"{label} dominates " + "; ".join(verdicts))
 
 
-def user_panels() -> list[tuple[str, str, list]]:
-    """The PMLB pools of ``benchmarks/search.py --space user``, with the predictor MetaPruner() fits by
-    default: on the shipped corpus, which holds none of these tasks (nor tables at all)."""
-    from search import USER_CACHE
+def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
+    import matplotlib
 
-    from traindx.search import load_corpus
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-    pred = PerformancePredictor(prefix=True, target="best").fit(*load_corpus())
-    runs, curves = RunStore(USER_CACHE, read_only=True).read()
-    runs = runs[runs["status"] == "finished"]
-    sets = []
-    for _, r in runs.groupby("dataset"):
-        r = r.reset_index(drop=True)
-        c = curves[curves["run_id"].isin(r["run_id"])].sort_values(["run_id", "epoch"])
-        cur = {rid: (g.val_acc.to_numpy(float), g.test_acc.to_numpy(float)) for rid, g in c.groupby("run_id")}
-        sets.append(
-            (r.drop(columns=[k for k in r.columns if k.endswith("seconds") or k == "error"]), cur, pred)
-        )
-    return [(f"{len(sets)} PMLB tasks", "MetaPruner()'s predictor: shipped corpus, no table task", sets)]
-
-
-def _fresh(pruner):
-    """A new pruner with the same settings (Optuna pruners keep per-study state)."""
-    import copy
-
-    return copy.deepcopy(pruner)
-
-
-def _plot(table: pd.DataFrame, path: Path, panels: list) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no frontier plot (pip install matplotlib)")
-        return
-    datasets = list(dict.fromkeys(table["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
-    for ax, ds in zip(axes[0], datasets, strict=True):
-        t = table[table["dataset"] == ds]
-        for family, g in t.groupby("family", sort=False):
-            g = g.sort_values("saved")
-            ax.plot(100 * g["saved"], g["regret"], marker="o", label=family)
-        ax.set_title(f"{ds}: {dict((p[0], p[1]) for p in panels)[ds]}", fontsize=9)
-        ax.set_xlabel("epochs saved (%)")
-        ax.set_ylabel("regret (test accuracy points, mean over shuffles)")
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for family, g in summary.groupby("family", sort=False):
+        g = g.sort_values("saved")
+        ax.errorbar(100 * g["saved"], g["regret"], yerr=g["regret_sd"], marker="o", capsize=2, label=family)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("epochs saved (%)")
+    ax.set_ylabel("regret (test accuracy points; mean over tasks, bars: sd over shuffles)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -308,45 +364,36 @@ def _plot(table: pd.DataFrame, path: Path, panels: list) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--corpus", default=None, help="folder with <dataset>_runs/_epochs.parquet")
-    ap.add_argument("--pool", type=int, default=100, help="pool size used by benchmarks/search.py")
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
-    ap.add_argument("--ceiling", action="store_true", help="also print how far calibration could go")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--alphas",
-        default="",
-        help="comma-separated MetaPruner alphas to trace its savings/regret frontier (default alpha: 0.05)",
+        "--corpus", type=Path, default=CORPUS, help="folder of corpus parts (part-*_runs.parquet)"
     )
-    ap.add_argument("--frontier", type=Path, default=None, help="trace the frontier, draw it to this PNG")
+    ap.add_argument("--folds", type=int, default=3, help="task folds (predictor fitted on the others)")
+    ap.add_argument("--seeds", type=int, default=3, help="shuffles of each task's runs")
     ap.add_argument(
-        "--user-pools", action="store_true", help="frontier on the PMLB pools of search.py --space user"
+        "--trees", type=int, default=10, help="trees of the prefix predictor (MetaPruner's default)"
     )
+    ap.add_argument(
+        "--only", default="", help="comma-separated families to run (the MedianPruner references always run)"
+    )
+    ap.add_argument("--plot", type=Path, default=None, help="draw the frontier to this PNG")
     args = ap.parse_args()
-    pools = {} if args.user_pools else load_pools(args.corpus, args.pool)
-    if args.frontier is not None:
-        panels = user_panels() if args.user_pools else corpus_panels(pools)
-        frontier(panels, args.seeds, args.frontier)
-        return
-    methods = args.methods.split(",")
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        ap.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
-    print(f"runs: {{{', '.join(f'{d}: {len(p[0])}' for d, p in pools.items())}}}")
-    for ds in DATASETS:
-        other, pred, runs, curves = held_out(pools, ds)
-        print(f"\n## {ds} (predictor fitted on {other} only), {args.seeds} shuffles")
-        if args.ceiling:
-            ceiling(runs, curves, pred)
-        print(f"{'method':16s} {'epochs_saved':>12s} {'regret_pts(mean)':>16s} {'regret_pts(max)':>15s}")
-        rows = [(m, m, 0.05) for m in methods]
-        rows += [(f"meta alpha={a}", "meta_pruner", float(a)) for a in args.alphas.split(",") if a]
-        for name, m, alpha in rows:
-            res = [replay(m, runs, curves, pred, s, alpha=alpha) for s in range(args.seeds)]
-            saved = 1 - sum(r[0] for r in res) / sum(r[1] for r in res)
-            regret = [100 * (r[3] - r[2]) for r in res]
-            print(f"{name:16s} {saved:12.1%} {np.mean(regret):16.2f} {np.max(regret):15.2f}")
+    runs, curves = load(args.corpus)
+    folds = task_folds(runs, args.folds)
+    print(f"{runs['dataset'].nunique()} tasks, {len(runs)} runs; folds: {[len(f) for f in folds]} tasks")
+    only = set(args.only.split(",")) - {""} or None
+    res = run_all(runs, curves, folds, args.seeds, only)
+    if "MetaPruner" in set(res["family"]):
+        print("\nMetaPruner setting per fold, chosen on the fit folds' replays (never on the fold scored):")
+        res = pd.concat([res, selected(res)], ignore_index=True)
+        print(f"the same rule on every fold's replays (the shipped default's basis): {choose(res)}")
+    summary = summarise(res)
+    n_tasks = res["task"].nunique()
+    title = f"{n_tasks} held-out tasks ({args.folds} folds by task), {args.seeds} shuffles"
+    print_table(summary, title)
+    dominance(res)
+    if args.plot:
+        plot(summary, args.plot, title)
 
 
 if __name__ == "__main__":

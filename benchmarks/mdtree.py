@@ -12,8 +12,9 @@ Transfer protocols (a learned variant is chosen by transfer, never by a random s
 
 Every fit uses a random 70% of the training rows, one draw per seed, so the spread over seeds is the spread of
 fitting on a sample of configurations (the paper fits on a few). Reported per question: the mean accuracy over
-folds for each seed, then mean and standard deviation over seeds, for the paper's structure (`paper`; `paper_bounds` keeps the paper's ResNet-18
-search bounds for the Hessian-trace thresholds even where the data lie outside them), the learned variants
+folds for each seed, then mean and standard deviation over seeds, for the paper's structure (`paper`, the default, with the paper's search
+bounds; `paper_auto` searches the Hessian-trace thresholds in the data's range where the paper's bounds miss
+the data), the learned variants
 (boosted depth-2 trees; one depth-3 CART), the validation-metric tree (depth-4 CART on train/test loss and
 error) and the majority-class rate of the test rows. Rows whose landscape metrics are missing (a diverged or
 collapsed model) are left out of the fits. Then the wall time of each landscape metric on an MNIST CNN.
@@ -40,11 +41,12 @@ from traindx.landscape.mdtree import QUESTIONS, question_rows
 DATA_DIR = Path(os.environ.get("TRAINDX_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CSV = str(DATA_DIR / "mdtree" / "dataframe_normal_public.csv")
 OURS = str(Path(__file__).resolve().parents[1] / "src" / "traindx" / "data" / "landscape" / "landscape.csv")
-# column -> MDTree arguments: the paper's structure (with the data's range for the Hessian-trace thresholds where
-# the paper's bounds miss the data, and with the paper's bounds always), the learned candidates, the baseline
+# column -> MDTree arguments: the paper's structure (with the paper's search bounds, the default; and with the
+# data's range for the Hessian-trace thresholds where the paper's bounds miss the data), the learned
+# candidates, the baseline
 TREES = {
-    "paper": {"variant": "paper"},
-    "paper_bounds": {"variant": "paper", "bounds": "paper"},
+    "paper": {"variant": "paper", "bounds": "paper"},
+    "paper_auto": {"variant": "paper", "bounds": "auto"},
     "learned": {"variant": "learned"},
     "learned_tree": {"variant": "learned_tree"},
     "validation": {"variant": "validation"},

@@ -18,6 +18,20 @@ scale where the distribution is log). Scores are normalised per task so that 0 i
 best. Methods: MetaSampler as a new user gets it (shipped corpus only), with no knowledge at all, and
 warm-started from the pools of the user's OTHER tasks in the same space (leave-task-out); TPE and random.
     OMP_NUM_THREADS=1 TRAINDX_DATA_DIR=../shared/data .venv/bin/python benchmarks/search.py --space user
+
+``--space tasks``: leave-task-out on the shipped many-task corpus, in the corpus's own search space (each
+setting's levels in the design: effective learning rate, weight decay, dropout, width, batch size, epochs,
+optimizer, schedule). A held-out task's distinct settings rows are its pool (value: the mean over seeds of the
+final validation accuracy, the data conditions' factorial main effects removed); a proposal is answered by the
+nearest pool row(s) (level index scaled to [0, 1], categorical levels 0/1, ties averaged). MetaSampler learns
+from the corpus minus the held-out task. Tasks alternate in name order between a design set (used to choose
+the design) and a report set (``--task-set report``, the numbers to quote). ``--predictor``: the
+PerformancePredictor's leave-task-out rank agreement and interval coverage on the corpus instead.
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/search.py --space tasks --task-set report --seeds 3 --budget 50
+
+``--space speed``: 1M-candidate scoring and sample_relative timing, MetaSampler vs TPE in the same run with a
+TPE A/A control; needs only the shipped corpus (under a minute):
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/search.py --space speed
 """
 
 from __future__ import annotations
@@ -346,61 +360,7 @@ def user_space_benchmark(args) -> None:
         print("      tasks where >= random: " + " ".join(f"{m}={wins[m]}/{len(tasks)}" for m in methods))
     print(f"total {time.perf_counter() - t0:.0f}s")
     if not args.skip_speed:
-        user_space_speed(pools, tasks)
-
-
-def user_space_speed(pools: dict[str, pd.DataFrame], tasks: list[str]) -> None:
-    """1M candidates scored by the transfer surrogate; sample_relative at 100 trials, MetaSampler vs TPE."""
-    task = tasks[0]
-    others = [
-        knowledge.Source(o, p[list(USER_SPACE)], p["value"].rank(pct=True).to_numpy())
-        for o, p in pools.items()
-        if o != task
-    ]
-    sur = TransferSurrogate(USER_SPACE, others)
-    pool = pools[task]
-    sur.fit(pool[list(USER_SPACE)].iloc[:100], pool["value"].iloc[:100])
-    print(
-        "\n## speed: 1M candidates drawn, featurized and scored (7 source forests + own forest, 30 trees each)"
-    )
-    for rep in range(3):
-        t1 = time.perf_counter()
-        cand = sample_candidates(USER_SPACE, 10_000, seed=rep)
-        sur.predict(cand)
-        t2 = time.perf_counter()
-        cand = sample_candidates(USER_SPACE, 1_000_000, seed=rep)
-        mean, std = sur.predict(cand)
-        int(np.argmax(mean + std))
-        t3 = time.perf_counter()
-        print(f"rep {rep}: 1M in {t3 - t2:.2f}s; 10k in {t2 - t1:.3f}s")
-    print("\n## speed: sample_relative at 100 finished trials (median of 20 calls, same study for both)")
-    study = optuna.create_study(direction="maximize")
-    for i in range(100):
-        params = pool[list(USER_SPACE)].iloc[i % len(pool)].to_dict()
-        params = {
-            k: int(v) if isinstance(USER_SPACE[k], IntDistribution) else float(v) for k, v in params.items()
-        }
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=params, distributions=USER_SPACE, value=float(pool["value"].iloc[i])
-            )
-        )
-    for name, sampler in [
-        ("MetaSampler (warm)", MetaSampler(search_space=USER_SPACE, knowledge=others, task=task, seed=0)),
-        ("MetaSampler (shipped corpus)", MetaSampler(search_space=USER_SPACE, seed=0)),
-        ("TPESampler", optuna.samplers.TPESampler(seed=0)),
-    ]:
-        times = []
-        for _ in range(21):
-            trial = study.ask()
-            space = sampler.infer_relative_search_space(study, study._storage.get_trial(trial._trial_id))
-            frozen = study._storage.get_trial(trial._trial_id)
-            t1 = time.perf_counter()
-            sampler.sample_relative(study, frozen, space or USER_SPACE)
-            times.append(time.perf_counter() - t1)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        # the first call also builds the source forests once per study; the steady state is the median
-        print(f"{name:30s} median {np.median(times[1:]) * 1000:.0f} ms (first call {times[0] * 1000:.0f} ms)")
+        speed_benchmark(args)
 
 
 # --- the corpus's own space, leave-task-out on the many-task corpus -----------------------------------------

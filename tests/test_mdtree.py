@@ -116,10 +116,11 @@ def test_learned_tree_is_one_readable_tree(table):
 
 def test_trace_bounds_follow_the_data_only_where_the_papers_miss_it(table):
     for question in QUESTIONS:  # the released collection lies inside the paper's bounds: nothing changes
-        auto, fixed = MDTree(question).fit(table), MDTree(question, bounds="paper").fit(table)
+        auto, fixed = MDTree(question, bounds="auto").fit(table), MDTree(question).fit(table)
         assert auto.thresholds_ == fixed.thresholds_
     shifted = table.assign(hessian_t=table["hessian_t"] - 6.0)  # another model family's log trace
-    tree = MDTree("batch_size").fit(shifted)
+    assert MDTree("batch_size").fit(shifted).bounds_[2] == [4.0, 9.0]  # the default keeps the paper's
+    tree = MDTree("batch_size", bounds="auto").fit(shifted)
     lo, hi = tree.bounds_[2]
     assert hi < 4.0 and lo <= tree.thresholds_[2] <= hi
     assert tree.bounds_[0] == [0.0, 1.0]  # errors are in % for every model: the paper's bound stays

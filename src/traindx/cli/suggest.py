@@ -52,16 +52,31 @@ def suggest(
     console = Console()
     configs = load_spec(spec).configs
     by_id = {run_id(c): c for c in configs}
+    spec_table = pd.DataFrame(configs).drop(columns=["part"], errors="ignore")
+    searched = [c for c in spec_table.columns if spec_table[c].astype(str).nunique() > 1]
     rng = np.random.default_rng(seed)
     for r in range(1, rounds + 1):
         runs, curves = RunStore(store, read_only=True).read() if store.is_file() else (pd.DataFrame(), None)
+        status = runs.set_index("run_id")["status"] if len(runs) else pd.Series(dtype=str)
         finished = runs[runs["status"] == "finished"] if len(runs) else runs
+        failed = {i for i in by_id if status.get(i) == "failed"}
+        # a configuration that failed is not suggested again (`traindx sweep` retries failed runs)
+        todo = [i for i in by_id if status.get(i) != "finished" and i not in failed]
         title = f"round {r}/{rounds}: " if train else ""
+        if not todo:
+            if r > 1:
+                console.print(
+                    f"every configuration of {spec.name} has been tried; stopping after round {r - 1}"
+                )
+                break
+            fail(
+                f"every configuration of {spec.name} is already in {store}"
+                + (f" ({len(failed)} failed; `traindx sweep` retries them)" if failed else "")
+                + "; widen the spec's space"
+            )
+        if failed and r == 1:
+            console.print(f"{len(failed)} configurations failed before and are left out")
         if len(finished) < 2:
-            done = set(finished["run_id"]) if len(finished) else set()
-            todo = [i for i in by_id if i not in done]
-            if not todo:
-                fail("every configuration of the spec is already in the store; widen the spec's space")
             picks = [todo[i] for i in rng.choice(len(todo), size=min(n, len(todo)), replace=False)]
             top = pd.DataFrame([dict(by_id[i], run_id=i) for i in picks]).drop(
                 columns=["part"], errors="ignore"
@@ -70,34 +85,51 @@ def suggest(
             title += f"{len(top)} random configurations of {spec.name} (no runs to learn from yet)"
         else:
             with console.status("fitting the performance predictor on the run store..."):
-                top = suggest_untried(configs, runs, curves, n=n, kappa=kappa)
+                top = suggest_untried([by_id[i] for i in todo], runs, curves, n=n, kappa=kappa)
             title += f"{len(top)} most promising untried configurations of {spec.name}"
-        _print(console, top, title)
+        _print(console, top, title, searched)
         if not train:
             return
         run_store = RunStore(store)
         with console.status(f"training {len(top)} configurations into {store}..."):
             summary = run_sweep([by_id[i] for i in top["run_id"]], run_store, workers=workers)
-        got = targets(run_store.curves())["final"] if summary.finished else pd.Series(dtype=float)
-        got = got.reindex(top["run_id"])
-        best = got.max()
-        console.print(
-            f"trained {summary.finished} ({summary.failed} failed) in {summary.wall_seconds:.1f}s; "
-            f"best val acc this round {best:.3f}; predicted-vs-real error "
-            f"{np.nanmean(np.abs(got.to_numpy() - top['pred_acc'].to_numpy())):.3f}"
-            if top["pred_acc"].notna().any() and got.notna().any()
-            else f"trained {summary.finished} ({summary.failed} failed) in {summary.wall_seconds:.1f}s"
-        )
         if summary.interrupted:
             typer.echo("interrupted: the runs already trained are in the store; rerun to continue")
             raise typer.Exit(code=130)
+        done_runs = run_store.runs().set_index("run_id").reindex(top["run_id"])
+        errors = done_runs.loc[done_runs["status"] == "failed", "error"].dropna()
+        first_error = str(errors.iloc[0]).splitlines()[0] if len(errors) else ""
+        if summary.finished == 0 and summary.failed:
+            typer.echo(
+                f"error: every run of round {r} failed ({summary.failed}); the first: {first_error}\n"
+                "fix the spec and rerun (each error is in the store: status 'failed', column 'error')",
+                err=True,
+            )
+            raise typer.Exit(code=3)
+        got = targets(run_store.curves())["final"].reindex(top["run_id"])
+        line = f"trained {summary.finished} ({summary.failed} failed) in {summary.wall_seconds:.1f}s"
+        if got.notna().any():
+            line += f"; best val acc this round {got.max():.3f}"
+        if top["pred_acc"].notna().any() and got.notna().any():
+            err = np.nanmean(np.abs(got.to_numpy() - top["pred_acc"].to_numpy()))
+            line += f"; predicted-vs-real error {err:.3f}"
+        console.print(line)
+        if first_error:
+            console.print(f"failed: {first_error}")
+    if train:
+        t = targets(RunStore(store, read_only=True).curves())["final"]
+        t = t[t.index.isin(by_id)]
+        if len(t):
+            console.print(f"best of {spec.name} in {store}: val acc {t.max():.3f} (run {t.idxmax()})")
 
 
-def _print(console, top, title: str) -> None:
+def _print(console, top, title: str, searched: list[str]) -> None:
     from rich.table import Table
 
     shown = [c for c in top.columns if c not in ("run_id", "pred_acc", "pred_std", "score")]
-    varying = [c for c in shown if top[c].astype(str).nunique() > 1] or shown[:6]
+    # the spec's searched parameters, even where this round's picks agree on one
+    varying = [c for c in shown if c in searched] or [c for c in shown if top[c].astype(str).nunique() > 1]
+    varying = varying or shown[:6]
     table = Table(title=title)
     for col in ["#", *varying, "predicted val acc", "+-", "run_id"]:
         table.add_column(col, justify="right" if col not in varying else "left")

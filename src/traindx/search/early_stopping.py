@@ -95,23 +95,26 @@ class EarlyStopping:
     def from_corpus(
         cls,
         config: dict[str, Any],
-        corpora: tuple[str, ...] = ("mnist", "fashion_mnist"),
+        corpora: tuple[str, ...] | None = None,
         folder: str | None = None,
         **kwargs: Any,
     ) -> EarlyStopping:
-        """A controller whose predictor is fitted on shipped corpora (Parquet, see ``traindx.search.load_corpus``).
+        """A controller whose predictor is fitted on shipped corpora: by default the MetaPruner's, on the
+        many-task corpus (``traindx.search.pruners.meta.default_predictor``); or on the named corpus parts
+        (Parquet, see ``traindx.search.load_corpus``).
 
         Example:
             >>> es = EarlyStopping.from_corpus({"dataset": "mnist", "model": "mlp_small"})  # doctest: +SKIP
         """
         from traindx.search.corpus import load_corpus
-        from traindx.search.predictor import PerformancePredictor
+        from traindx.search.pruners.meta import default_predictor, fit_prefix_predictor
 
+        if corpora is None:
+            return cls(predictor=default_predictor(), config=config, **kwargs)
         tables = [load_corpus(name, folder) for name in corpora]
         runs = pd.concat([t[0] for t in tables], ignore_index=True)
         curves = pd.concat([t[1] for t in tables], ignore_index=True)
-        pred = PerformancePredictor(prefix=True, target="best", n_estimators=30).fit(runs, curves)
-        return cls(predictor=pred, config=config, **kwargs)
+        return cls(predictor=fit_prefix_predictor(runs, curves), config=config, **kwargs)
 
     def attach(self, model: Any) -> EarlyStopping:
         """Keep an in-memory copy of ``model``'s state at the best epoch, for :meth:`restore`."""

@@ -1,16 +1,20 @@
 """MetaPruner: stop a trial when a prefix-conditioned predictor says it will not beat the study's best.
 
 The trial reports validation accuracy each epoch (``trial.report(val_acc, epoch)``); the predictor estimates
-the run's final accuracy and its uncertainty from the configuration and the curve so far. As in Domhan et al.
-(IJCAI 2015), the trial is pruned when P(final > best so far) < ``alpha`` (their 0.05), under a normal
-predictive distribution whose std is floored at ``min_std`` so a confident forest cannot prune on noise.
+the best validation accuracy the run will reach and its uncertainty from the configuration and the curve so
+far. As in Domhan et al. (IJCAI 2015), the trial is pruned when P(best > best finished trial) < ``alpha``, under
+a normal predictive distribution. ``MetaPruner()`` with no arguments fits its predictor on the shipped
+many-task corpus (``src/traindx/data/corpus/tasks_causes``: 45 tasks of four modalities) on first use.
 
-A predictor fitted on other tasks is biased on a new one (fitted on MNIST, it expects 7 more points of
-best validation accuracy from a Fashion-MNIST epoch-2 prefix than the runs reach; benchmarks/early_stopping.py).
-With ``calibrate=True`` the pruner learns that bias from the study's own completed trials: for each prefix
-length it subtracts the mean error the predictor made on them, shrunk towards zero by ``prior`` pseudo-trials
-so that the first few trials move it little; the predictive std likewise moves from the forest's spread towards
-the scatter of those errors.
+A predictor fitted on other tasks is biased on a new one. With ``calibrate=True`` the pruner learns that bias
+from the study's own completed trials: for each prefix length it subtracts the mean error the predictor made on
+them, shrunk towards zero by ``prior`` pseudo-trials so that the first few trials move it little; the
+predictive std likewise moves from the forest's spread towards the scatter of those errors. The std never
+falls below the binomial noise of the study's validation set (its size read off the reported accuracies, see
+:func:`validation_noise`), times sqrt(2 ln(1 + epochs left)), nor below ``min_std``: a run one or two examples
+short of the best on a small validation set, with epochs to go, is not hopeless.
+
+``alpha`` trades savings for regret (benchmarks/early_stopping.py traces it on held-out tasks of the corpus).
 
 Example:
     >>> import optuna
@@ -20,16 +24,66 @@ Example:
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
-from scipy.stats import norm
 
 from traindx.errors import InputError
 from traindx.search.predictor import PerformancePredictor
 from traindx.search.pruners.base import CurvePruner
+
+
+def fit_prefix_predictor(runs: pd.DataFrame, curves: pd.DataFrame) -> PerformancePredictor:
+    """The predictor the MetaPruner fits on a corpus: best validation accuracy from the configuration and the
+    curve prefix (10 trees, SMAC's; no landmarkers, so that fitting and pruning never need the tasks' data).
+
+    Example:
+        >>> runs = pd.DataFrame({"run_id": ["a", "b"], "dataset": "digits", "epochs": 3})
+        >>> curves = pd.DataFrame({"run_id": list("aaabbb"), "epoch": [1, 2, 3] * 2,
+        ...                        "val_acc": [0.2, 0.4, 0.5, 0.6, 0.8, 0.9]})
+        >>> fit_prefix_predictor(runs, curves).target
+        'best'
+    """
+    return PerformancePredictor(prefix=True, target="best", n_estimators=10, landmarkers=False).fit(
+        runs, curves
+    )
+
+
+def one_seed(runs: pd.DataFrame) -> pd.DataFrame:
+    """One run per configuration of a corpus that trains each with several seeds (the lowest seed's).
+
+    The seeds of a configuration differ in little but noise, and every prefix of every run is a training
+    row of the predictor: one seed keeps the default fit to about 10 seconds.
+
+    Example:
+        >>> runs = pd.DataFrame({"run_id": list("abc"), "lr": [1e-3, 1e-3, 1e-2], "seed": [0, 1, 0]})
+        >>> one_seed(runs)["run_id"].tolist()
+        ['a', 'c']
+    """
+    if "seed" not in runs:
+        return runs
+    from traindx.store.runstore import RUN_COLUMNS
+
+    config = [c for c in runs.columns if c not in (*RUN_COLUMNS, "seed")]
+    key = pd.util.hash_pandas_object(runs[config].astype("string").fillna("<missing>"), index=False)
+    first = runs.assign(_key=key.to_numpy()).sort_values("seed", kind="stable").drop_duplicates("_key")
+    return runs.loc[sorted(first.index)]
+
+
+@lru_cache(maxsize=1)
+def default_predictor() -> PerformancePredictor:
+    """:func:`fit_prefix_predictor` on the shipped many-task corpus (:func:`one_seed` of its runs), fitted once
+    per process."""
+    from traindx.experiments.corpus import load_parts
+    from traindx.search.corpus import CORPUS_DIR
+
+    runs, curves, _ = load_parts(CORPUS_DIR / "tasks_causes")
+    runs = one_seed(runs[runs["status"] == "finished"])
+    return fit_prefix_predictor(runs, curves[curves["run_id"].isin(runs["run_id"])])
 
 
 class MetaPruner(CurvePruner):
@@ -37,15 +91,16 @@ class MetaPruner(CurvePruner):
 
     Args:
         predictor: a fitted prefix predictor, or None to fit one on ``runs``/``curves``, or with neither on
-            the shipped corpus (when the first trial reaches ``n_warmup_steps``; a few seconds).
+            the shipped many-task corpus (:func:`default_predictor`, when first needed).
         runs, curves: corpus to fit the predictor on when none is given.
         base: config values fixed for the study (dataset, epochs, ...), merged with each trial's params.
-        alpha: prune when the probability of beating the best finished trial is below this (Domhan: 0.05).
+        alpha: prune when the probability of beating the best finished trial is below this.
         n_warmup_steps: never prune before this many reported epochs.
         min_std: floor of the predictive std (accuracy units; about the binomial noise of a 500-example
             validation set at 90% accuracy, sqrt(0.9 * 0.1 / 500) = 0.013).
         calibrate: correct the predictor's bias and spread on this study from its completed trials.
         prior: pseudo-trials (zero bias, the forest's spread) the correction is shrunk towards.
+        noise_floor: floor the std at the binomial noise of the validation set (:func:`validation_noise`).
     """
 
     def __init__(
@@ -54,16 +109,17 @@ class MetaPruner(CurvePruner):
         runs: pd.DataFrame | None = None,
         curves: pd.DataFrame | None = None,
         base: dict[str, Any] | None = None,
-        alpha: float = 0.05,
+        alpha: float = 0.003,
         n_warmup_steps: int = 2,
         min_std: float = 0.013,
         calibrate: bool = True,
         prior: float = 5.0,
+        noise_floor: bool = True,
     ) -> None:
         if (runs is None) != (curves is None):
             raise InputError("give both runs and curves to fit the MetaPruner's predictor on (or neither)")
         if predictor is None and runs is not None:
-            predictor = PerformancePredictor(prefix=True).fit(runs, curves)
+            predictor = fit_prefix_predictor(runs, curves)
         if predictor is not None and not getattr(predictor, "prefix", False):
             raise InputError("MetaPruner needs PerformancePredictor(prefix=True); refit with prefix=True")
         if not 0 < alpha < 1:
@@ -75,6 +131,8 @@ class MetaPruner(CurvePruner):
         self.min_std = float(min_std)
         self.calibrate = bool(calibrate)
         self.prior = float(prior)
+        self.noise_floor = bool(noise_floor)
+        self._seen: set[float] = set()  # distinct accuracies reported in the study: their grid is 1/n_val
         self._configs: dict[int, dict[str, Any]] = {}  # trial number -> config, seen while it ran
         self._errors: dict[int, np.ndarray] = {}  # completed trial -> prediction error per prefix length
 
@@ -82,17 +140,22 @@ class MetaPruner(CurvePruner):
     def predictor(self) -> PerformancePredictor:
         """The prefix predictor; without one given, fitted on the shipped corpus when first needed."""
         if self._predictor is None:
-            from traindx.search.corpus import load_corpus
-
-            runs, curves = load_corpus()
-            self._predictor = PerformancePredictor(prefix=True).fit(runs, curves)
+            self._predictor = default_predictor()
         return self._predictor
 
     def probability_to_beat(self, config: dict[str, Any], curve: np.ndarray, best: float) -> float:
-        """P(final accuracy > ``best``) for a run with this config and validation curve so far."""
+        """P(the run's target accuracy > ``best``) for a run with this config and validation curve so far."""
         mean, std = self.predictor.predict_prefix(pd.DataFrame([config]), [curve], return_std=True)
         bias, spread = self.error(len(curve), float(std[0]))
-        return float(norm.sf(best, loc=mean[0] - bias, scale=max(spread, self.min_std)))
+        floor = self.min_std
+        if self.noise_floor:
+            self._seen.update(curve.tolist())
+            # the best of m more noisy readings lies about sqrt(2 ln m) noise std above the level (the
+            # expected maximum of m normals), so noise alone may carry a run past the incumbent
+            left = max(int(config.get("epochs") or len(curve)) - len(curve), 1)
+            floor = max(floor, validation_noise(sorted(self._seen), best) * math.sqrt(2 * math.log1p(left)))
+        z = (best - (mean[0] - bias)) / max(spread, floor)
+        return 0.5 * math.erfc(z / math.sqrt(2))  # the normal's survival function, without scipy's overhead
 
     def bias(self, k: int) -> float:
         """The predictor's mean error on this study's completed trials from a k-epoch prefix (shrunk)."""
@@ -141,3 +204,24 @@ class MetaPruner(CurvePruner):
         if self.calibrate:
             self._learn(study)
         return self.probability_to_beat(config, curve, best) < self.alpha
+
+
+def validation_noise(values, level: float) -> float:
+    """Binomial standard error of a validation accuracy near ``level``, with the set's size read off the values.
+
+    Accuracies on a set of n examples are multiples of 1/n, so the smallest gap between distinct reported
+    values bounds 1/n from above (a gap of several examples gives a larger, more cautious error). Gaps under
+    1e-4 are float rounding (or n above 10,000, whose noise is below any floor that matters) and are skipped;
+    values that are no such fractions (smoothed) give a negligible error.
+
+    Example:
+        >>> round(validation_noise([35 / 39, 36 / 39, 0.5], 0.9), 3)  # a 39-example validation set
+        0.048
+    """
+    gaps = np.diff(np.unique(np.asarray(values, dtype=float)))
+    gaps = gaps[gaps >= 1e-4]
+    if not len(gaps):
+        return 0.0
+    res = float(gaps.min())
+    p = min(max(level, 0.0), 1.0)
+    return float(np.sqrt(p * (1 - p) * res))
