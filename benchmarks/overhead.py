@@ -20,7 +20,7 @@ the A/A row's spread is the noise floor. ``own``: the ratio the monitor's ``Moni
 (acceptance: within 2 points at defaults).
 
 Run:
-    TRAINDX_DATA_DIR=../shared/data .venv/bin/python benchmarks/overhead.py            # ~4 min, idle 2 cores
+    TRAINDX_DATA_DIR=../shared/data .venv/bin/python benchmarks/overhead.py            # ~3 min on idle 2 cores
     TRAINDX_DATA_DIR=../shared/data .venv/bin/python benchmarks/overhead.py --quick    # smoke run
 """
 

@@ -1,4 +1,4 @@
-"""The monitor's device code path reads nothing back to the host on unsampled steps.
+"""The monitor's device code path reads nothing back to the host on unsampled steps, and once on a sample.
 
 On a GPU a host read (``.item()``, ``float(t)``, ``.tolist()``, ``.cpu()``) waits for every queued kernel, so
 one per step serialises training. CI has no GPU, so the same code path is checked on CPU by recording every
@@ -121,7 +121,9 @@ def _run(name: str, settings: dict, amp: bool, steps: int = 40):
     for _ in range(steps):
         x, y = _batch(kind, g)
         armed = mon._probe.armed
-        hooked = hooked or (not armed and bool(model._forward_hooks or model._forward_pre_hooks))
+        hooked = hooked or (
+            not armed and any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+        )
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             out = model(x)
             loss = nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]).float(), y.reshape(-1))
@@ -135,7 +137,10 @@ def _run(name: str, settings: dict, amp: bool, steps: int = 40):
             opt.step()
         if armed:
             sampled += 1
-            mon.step(loss)
+            with HostReadSpy() as spy:
+                mon.step(loss)
+            # a sample is one batched transfer: its values, the update ratios and the pending losses
+            assert spy.reads == ["tolist"], f"a sampled step read {spy.reads}"
             continue
         unsampled += 1
         with HostReadSpy() as spy, ScalarOpSpy() as scalar:
