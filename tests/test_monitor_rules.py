@@ -170,3 +170,18 @@ def test_vanishing_gradients_needs_a_loss_that_is_stuck_and_flat():
     stuck = LossTrack()
     stuck.extend([2.3026 + 0.001 * ((-1) ** i) for i in range(90)])
     assert stuck.stuck() and stuck.flat()
+
+
+def test_a_zero_initialized_head_growing_is_not_an_extreme_step():
+    # fine-tuning: features frozen, a fresh head initialized at zero (relative steps are huge while it grows)
+    model = _mlp()
+    for p in model[0].parameters():
+        p.requires_grad_(False)
+    nn.init.zeros_(model[2].weight)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    mon = _fit(model, opt, steps=40, every=2)
+    assert "lr_too_high" not in {f.code for f in mon.findings}
+    ratios = mon.history.query("name == 'update_ratio'")["value"]
+    assert (
+        ratios.max() > 0.5
+    )  # the steps were extreme relative to the head's norm: the exemption is what held

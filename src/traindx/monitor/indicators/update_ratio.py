@@ -33,7 +33,7 @@ class UpdateRatio(Indicator):
             "raise the learning rate 10x (try a learning-rate range test)",
         ),
     }
-    events = frozenset({"update"})
+    events = frozenset({"start", "update"})
     needs = frozenset({"snapshot"})
     thresholds = {
         "high": Threshold(
@@ -48,8 +48,19 @@ class UpdateRatio(Indicator):
         ),
     }
 
+    def __init__(self) -> None:
+        self._grown: set[str] = set()
+
     def update(self, ctx, values) -> None:
+        if "init_scales" in values:
+            # weights that start below the healthy init band (a zero-initialized head, LoRA's B) take large
+            # relative steps by design while they grow: they do not count for the one-step rule
+            self._grown = {f"{n}.weight" for n, v in values["init_scales"] if v < weights.INIT_LOW}
+            return
         mats = [r for _, dim, r in values["ratios"] if dim >= 2 and math.isfinite(r)]
+        judged = [
+            r for n, dim, r in values["ratios"] if dim >= 2 and math.isfinite(r) and n not in self._grown
+        ]
         if not mats:
             return
         med = statistics.median(mats)
@@ -59,7 +70,7 @@ class UpdateRatio(Indicator):
         # a step that moves the weights by half their norm has no healthy reading, so one is enough; a merely
         # large ratio needs a loss that does not improve, twice
         searched = _line_search(ctx.optimizer)
-        extreme = med > self.t("extreme") and not searched
+        extreme = bool(judged) and statistics.median(judged) > self.t("extreme") and not searched
         high = (
             ctx.persist(med > self.t("high") and lt.not_improving() and not searched, key="high") or extreme
         )
