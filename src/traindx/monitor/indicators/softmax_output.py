@@ -50,7 +50,7 @@ def probability_ceiling(n_classes: int) -> float:
 
     Example:
         >>> round(probability_ceiling(10), 3)
-        2.475
+        2.461
     """
     return math.log(math.e + n_classes - 1)
 
