@@ -27,13 +27,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from traindx.diagnose.fitted import FittedDiagnoser
+from traindx.diagnose.model_pair import read_pair_arrays, read_pair_facts, write_pair
 from traindx.errors import InputError
 
 FORMAT = "traindx-forest-diagnoser/1"
@@ -170,22 +170,12 @@ def save_diagnoser(diag, path: str | Path, meta: dict | None = None) -> tuple[Pa
         "feature_medians": [float(v) for v in diag.feature_medians_],
         "meta": meta or {},
     }
-    npz, js = path.with_suffix(".npz"), path.with_suffix(".json")
-    np.savez_compressed(npz, **arrays)
-    js.write_text(json.dumps(facts, indent=1) + "\n")
-    return npz, js
+    return write_pair(path, arrays, facts)
 
 
 def read_facts(path: str | Path) -> dict:
     """The JSON half of a saved diagnoser (format, labels, features, and the ``meta`` it was saved with)."""
-    js = Path(path).with_suffix(".json")
-    try:
-        facts = json.loads(js.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the diagnoser file {js} ({exc}); rebuild it or refit") from exc
-    if facts.get("format") != FORMAT:
-        raise InputError(f"{js} is not a {FORMAT} file (format {facts.get('format')!r})")
-    return facts
+    return read_pair_facts(path, FORMAT, "rebuild it or refit")
 
 
 def load_diagnoser(path: str | Path) -> tuple[FittedDiagnoser, dict]:
@@ -195,12 +185,8 @@ def load_diagnoser(path: str | Path) -> tuple[FittedDiagnoser, dict]:
     to refit, build a new ``CurveDiagnoser(**diag.get_params())``.
     """
     facts = read_facts(path)
+    arrays = read_pair_arrays(path)
     npz = Path(path).with_suffix(".npz")
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the diagnoser arrays {npz} ({exc}); rebuild them or refit") from exc
     diag = FittedDiagnoser(**facts["params"])
     diag.labels_ = list(facts["labels"])
     diag.feature_names_in_ = np.asarray(facts["feature_names"], dtype=object)

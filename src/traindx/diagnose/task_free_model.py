@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from traindx.diagnose.boosted import ARRAYS, BoostedProbability, boosted_arrays
+from traindx.diagnose.model_pair import read_pair_arrays, read_pair_facts, write_pair
 from traindx.diagnose.task_free import FEATURES, PERSISTENCE, task_free_features
 from traindx.errors import InputError
 
@@ -369,33 +369,19 @@ def save_task_free(diag: TaskFreeDiagnoser, path: str | Path, meta: dict | None 
         "feature_medians": [float(v) for v in diag.feature_medians_],
         "meta": meta or {},
     }
-    npz, js = path.with_suffix(".npz"), path.with_suffix(".json")
-    np.savez_compressed(npz, **arrays)
-    js.write_text(json.dumps(facts, indent=1) + "\n")
-    return npz, js
+    return write_pair(path, arrays, facts)
 
 
 def read_facts(path: str | Path) -> dict:
     """The JSON half of a saved task-free diagnoser."""
-    js = Path(path).with_suffix(".json")
-    try:
-        facts = json.loads(js.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the diagnoser file {js} ({exc}); rebuild it") from exc
-    if facts.get("format") != FORMAT:
-        raise InputError(f"{js} is not a {FORMAT} file (format {facts.get('format')!r}); rebuild it")
-    return facts
+    return read_pair_facts(path, FORMAT)
 
 
 def load_task_free(path: str | Path) -> tuple[TaskFreeDiagnoser, dict]:
     """Read a diagnoser written by :func:`save_task_free` (numpy only, ``allow_pickle=False``)."""
     facts = read_facts(path)
+    arrays = read_pair_arrays(path)
     npz = Path(path).with_suffix(".npz")
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the diagnoser arrays {npz} ({exc}); rebuild them") from exc
     if list(facts["feature_names"]) != list(FEATURES):
         raise InputError(f"{npz} was built for other features than this traindx computes; rebuild it")
     diag = TaskFreeDiagnoser(**{k: v for k, v in facts["params"].items() if k != "feature_set"})
