@@ -85,8 +85,13 @@ def _window(a: np.ndarray, end: np.ndarray, w: int) -> np.ndarray:
     return np.where(cols >= 0, vals, np.nan)
 
 
-def _slope(win: np.ndarray) -> np.ndarray:
-    """Least-squares slope per row (units per epoch), ignoring NaN; NaN with fewer than two points."""
+def row_slope(win: np.ndarray) -> np.ndarray:
+    """Least-squares slope per row (units per epoch), ignoring NaN; NaN with fewer than two points.
+
+    Example:
+        >>> row_slope(np.array([[0.1, 0.2, 0.3], [1.0, np.nan, np.nan]])).round(3).tolist()
+        [0.1, nan]
+    """
     x = np.broadcast_to(np.arange(win.shape[1], dtype=float), win.shape)
     ok = ~np.isnan(win)
     n = ok.sum(1)
@@ -181,13 +186,13 @@ def featurize(
     # shape of each accuracy curve
     for m, short in (("train_acc", "train"), ("val_acc", "val")):
         for w in (3, 5):
-            f[f"{short}_slope{w}"] = _slope(_window(A[m], end, w))
+            f[f"{short}_slope{w}"] = row_slope(_window(A[m], end, w))
         f[f"{short}_curv5"] = _curvature(_window(A[m], end, 5))
     f["train_growth"] = f["train_acc"] - _take(A["train_acc"], first - 1)
     f["val_best"], f["val_epochs_since_best"] = _since_best(val, end, "max")
     f["val_drop_from_best"] = f["val_best"] - f["val_acc"]
     gap = A["train_acc"] - A["val_acc"]
-    f["gap_slope5"] = _slope(_window(gap, end, 5))
+    f["gap_slope5"] = row_slope(_window(gap, end, 5))
     with np.errstate(invalid="ignore"), _quiet():
         f["gap_max"] = np.nanmax(_masked(gap, end), axis=1)
 
@@ -195,10 +200,10 @@ def featurize(
     for m in LOSS_METRICS:
         f[m] = _take(A[m], end)
     f["loss_gap"] = f["val_loss"] - f["train_loss"]
-    f["loss_gap_slope5"] = _slope(_window(A["val_loss"] - A["train_loss"], end, 5))
-    f["train_loss_slope5"] = _slope(_window(A["train_loss"], end, 5))
-    f["val_loss_slope3"] = _slope(_window(A["val_loss"], end, 3))
-    f["val_loss_slope5"] = _slope(_window(A["val_loss"], end, 5))
+    f["loss_gap_slope5"] = row_slope(_window(A["val_loss"] - A["train_loss"], end, 5))
+    f["train_loss_slope5"] = row_slope(_window(A["train_loss"], end, 5))
+    f["val_loss_slope3"] = row_slope(_window(A["val_loss"], end, 3))
+    f["val_loss_slope5"] = row_slope(_window(A["val_loss"], end, 5))
     f["val_loss_min"], f["val_loss_epochs_since_min"] = _since_best(P["val_loss"], end, "min")
     f["val_loss_rise"] = f["val_loss"] - f["val_loss_min"]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from traindx.curves.features import two_proportion_z
+from traindx.curves.features import row_slope, two_proportion_z
 from traindx.curves.labels import OVERFIT_GAP, SHIFT_DELTA, SHIFT_Z, UNDERFIT_ACC
 from traindx.curves.schema import validate_curves
 from traindx.errors import InputError
@@ -87,20 +87,6 @@ def _window(a: np.ndarray, end: np.ndarray, width: np.ndarray) -> np.ndarray:
     vals = a[np.arange(a.shape[0])[:, None], np.clip(cols, 0, a.shape[1] - 1)]
     keep = (cols >= 0) & (cols > (end - width)[:, None])
     return np.where(keep, vals, np.nan)
-
-
-def _slope(win: np.ndarray) -> np.ndarray:
-    """Least-squares slope per row (units per epoch), ignoring NaN; NaN with fewer than two points."""
-    x = np.broadcast_to(np.arange(win.shape[1], dtype=float), win.shape)
-    ok = ~np.isnan(win)
-    n = ok.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xm = np.where(ok, x, 0).sum(1) / n
-        ym = np.where(ok, win, 0).sum(1) / n
-        dx = np.where(ok, x - xm[:, None], 0)
-        dy = np.where(ok, win - ym[:, None], 0)
-        s = (dx * dy).sum(1) / (dx * dx).sum(1)
-    return np.where(n >= 2, s, np.nan)
 
 
 def _curvature(win: np.ndarray) -> np.ndarray:
@@ -223,9 +209,9 @@ def task_free_features(curves: pd.DataFrame, at_epoch: int | None = None) -> pd.
         width = np.maximum(2, np.ceil(k / 3)).astype(int)
         gap_w = A["train_acc"] - A["val_acc"]
         per_epoch = {
-            "train": _slope(_window(A["train_acc"], end, width)),
-            "val": _slope(_window(A["val_acc"], end, width)),
-            "gap": _slope(_window(gap_w, end, width)),
+            "train": row_slope(_window(A["train_acc"], end, width)),
+            "val": row_slope(_window(A["val_acc"], end, width)),
+            "gap": row_slope(_window(gap_w, end, width)),
         }
         for name, s in per_epoch.items():
             f[f"{name}_rate_obs"] = s * k
@@ -253,8 +239,8 @@ def task_free_features(curves: pd.DataFrame, at_epoch: int | None = None) -> pd.
         f["loss_gap_rel"] = np.clip((vl - tl) / pos(vl0), -10, 10)
         log_t = np.log(pos(A["train_loss"]))
         log_v = np.log(pos(A["val_loss"]))
-        f["train_loss_rate_obs"] = np.clip(_slope(_window(log_t, end, width)) * k, -20, 20)
-        f["val_loss_rate_obs"] = np.clip(_slope(_window(log_v, end, width)) * k, -20, 20)
+        f["train_loss_rate_obs"] = np.clip(row_slope(_window(log_t, end, width)) * k, -20, 20)
+        f["val_loss_rate_obs"] = np.clip(row_slope(_window(log_v, end, width)) * k, -20, 20)
         f["test_val_loss_ratio"] = np.clip(sl / pos(vl), 0, 10)
         # cross-entropy of a uniform guess is ln K: a loss above it has learned nothing (or diverged)
         f["train_loss_vs_chance"] = np.clip(tl / np.log(classes), 0, 10)
