@@ -181,12 +181,15 @@ def test_corrupt_store_is_one_message(tmp_path, damage):
 # The sweep driver's write pattern at its fastest: one transaction per run result, run after run (rotating over
 # 30 run ids so the store stays small and each read is cheap), with curves of 1-5 epochs that change per write.
 _SWEEPER = """
-import sys, time
+import os, sys, time
 import pandas as pd
 from traindx.store import RunStore
 if __name__ == "__main__":
     store = RunStore(sys.argv[1])
+    parent = int(sys.argv[3])
     for i in range(int(sys.argv[2])):
+        if os.getppid() != parent:  # the test process died without killing us: stop, leave nothing running
+            break
         n = 1 + i % 5
         store.write_run({"run_id": f"r{i % 30}", "status": "finished", "config": {"seed": i}},
                         pd.DataFrame({"epoch": range(1, n + 1), "val_acc": [0.5] * n, "train_acc": [0.6] * n}))
@@ -204,7 +207,9 @@ def test_a_thousand_reads_during_a_sweep_never_fail(tmp_path):
     path = tmp_path / "runs.duckdb"
     script = tmp_path / "sweeper.py"
     script.write_text(_SWEEPER)
-    proc = subprocess.Popen([sys.executable, str(script), str(path), "1000000"], env=os.environ)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), "1000000", str(os.getpid())], env=os.environ
+    )
     try:
         deadline = time.monotonic() + 120
         while not (path.exists() and is_duckdb_file(path)) or not _has_a_run(path):
