@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_models import MODELS, batch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -65,61 +66,19 @@ class ScalarOpSpy(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-class CharLSTM(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.emb, self.rnn, self.head = (
-            nn.Embedding(20, 8),
-            nn.LSTM(8, 16, batch_first=True),
-            nn.Linear(16, 20),
-        )
-
-    def forward(self, x):
-        return self.head(self.rnn(self.emb(x))[0])
-
-
-class TinyTransformer(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.emb = nn.Embedding(20, 16)
-        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, batch_first=True)
-        self.enc, self.head = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False), nn.Linear(16, 20)
-
-    def forward(self, x):
-        return self.head(self.enc(self.emb(x)))
-
-
-def _model(name: str) -> tuple[nn.Module, str]:
-    if name == "mlp":
-        return nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4)), "vec"
-    if name == "cnn_batchnorm":
-        return nn.Sequential(
-            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 4)
-        ), "img"
-    return (CharLSTM() if name == "lstm" else TinyTransformer()), "seq"
-
-
-def _batch(kind: str, g: torch.Generator):
-    if kind == "vec":
-        return torch.randn(16, 10, generator=g), torch.randint(0, 4, (16,), generator=g)
-    if kind == "img":
-        return torch.randn(16, 1, 6, 6, generator=g), torch.randint(0, 4, (16,), generator=g)
-    x = torch.randint(0, 20, (8, 12), generator=g)
-    return x, torch.roll(x, -1, dims=1)
-
-
 def _run(name: str, settings: dict, amp: bool, steps: int = 40):
     """Train ``steps`` steps; return (host reads and scalar ops seen in unsampled ``step()`` calls, the number
     of unsampled and of sampled steps, whether any unsampled forward pass ran with a monitor hook)."""
     torch.manual_seed(0)
-    model, kind = _model(name)
+    build, kind = MODELS[name]
+    model = build()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     scaler = torch.amp.GradScaler("cpu") if amp else None
     mon = tdx.Monitor(model, opt, grad_scaler=scaler, **settings)
     g = torch.Generator().manual_seed(1)
     reads, ops, unsampled, sampled, hooked = [], [], 0, 0, False
     for _ in range(steps):
-        x, y = _batch(kind, g)
+        x, y = batch(kind, g)
         armed = mon._probe.armed
         hooked = hooked or (
             not armed and any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
