@@ -207,3 +207,16 @@ def test_ray_backend_matches_local(tmp_path):
     a, b = local.curves()[cols], ray.curves()[cols]
     assert (a["run_id"] == b["run_id"]).all() and len(a) == 6
     assert (a.drop(columns="run_id") - b.drop(columns="run_id")).abs().max().max() <= 1e-6
+
+
+def test_ctrl_c_is_raised_between_waits_and_the_handler_restored():
+    from traindx.experiments.backends.base import DeferredInterrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with DeferredInterrupt() as interrupt:
+        os.kill(os.getpid(), signal.SIGINT)  # noted, not raised where the main thread happens to be
+        time.sleep(0.05)
+        assert interrupt.requested
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    assert signal.getsignal(signal.SIGINT) is before

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -21,6 +22,9 @@ from typing import Any
 # Fault injection for testing crash handling: a worker given the run whose id is named here kills itself with
 # the named signal before training (``"<run_id>:SIGKILL"``). Unset, it costs one environment lookup per run.
 FAULT_ENV = "TRAINDX_FAULT_RUN"
+
+# how often a driver waiting for runs looks for Ctrl-C (see DeferredInterrupt): well under a human's notice
+POLL_SECONDS = 0.2
 
 
 class Backend(ABC):
@@ -42,6 +46,47 @@ class Backend(ABC):
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(cancel=exc_type is not None)
+
+
+class DeferredInterrupt:
+    """Ctrl-C noted by a signal handler while a pool runs, and raised by the backend between its waits.
+
+    A ``KeyboardInterrupt`` raised wherever the main thread happens to be can land while it holds a lock that
+    the pool's own threads need (a future's condition, taken inside ``concurrent.futures.wait``); stopping the
+    pool then waits on that lock for ever. Noting the signal and raising at a point of the backend's choosing
+    keeps the stop clean. Outside the main thread (where no handler can be set) it does nothing.
+
+    Example:
+        >>> with DeferredInterrupt() as interrupt:
+        ...     interrupt.check()  # raises KeyboardInterrupt once Ctrl-C was pressed
+        >>> interrupt.requested
+        False
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if Ctrl-C came since the handler was set."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+            self._installed = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._installed:
+            # a handler set outside Python reads back as None; the interpreter's own one is the fallback
+            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+            self._installed = False
 
 
 def execute(config: dict[str, Any]) -> dict[str, Any]:

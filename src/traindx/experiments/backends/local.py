@@ -21,7 +21,14 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any
 
 from traindx.errors import InputError
-from traindx.experiments.backends.base import Backend, died, execute, exit_cause
+from traindx.experiments.backends.base import (
+    POLL_SECONDS,
+    Backend,
+    DeferredInterrupt,
+    died,
+    execute,
+    exit_cause,
+)
 
 
 def _init_worker() -> None:
@@ -50,22 +57,30 @@ class LocalBackend(Backend):
             for cfg in configs:
                 yield execute(cfg)
             return
-        from pebble import ProcessExpired, ProcessPool
+        from pebble import ProcessPool
 
-        self._pool = ProcessPool(
-            max_workers=self.workers, initializer=_init_worker, context=mp.get_context("spawn")
-        )
-        pending = {self._pool.schedule(execute, args=(cfg,)): cfg for cfg in configs}
-        while pending:
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for future in done:
-                cfg = pending.pop(future)
-                try:
-                    yield future.result()
-                except ProcessExpired as exc:
-                    yield died(cfg, exit_cause(exc.exitcode))
-                except Exception as exc:  # the worker could not hand the result back (say, unpicklable)
-                    yield died(cfg, f"the worker failed to return the run: {type(exc).__name__}: {exc}")
+        with DeferredInterrupt() as interrupt:
+            self._pool = ProcessPool(
+                max_workers=self.workers, initializer=_init_worker, context=mp.get_context("spawn")
+            )
+            pending = {self._pool.schedule(execute, args=(cfg,)): cfg for cfg in configs}
+            while pending:
+                interrupt.check()
+                done, _ = wait(list(pending), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                yield from self._results(done, pending)
+
+    @staticmethod
+    def _results(done: set, pending: dict) -> Iterator[dict[str, Any]]:
+        from pebble import ProcessExpired
+
+        for future in done:
+            cfg = pending.pop(future)
+            try:
+                yield future.result()
+            except ProcessExpired as exc:
+                yield died(cfg, exit_cause(exc.exitcode))
+            except Exception as exc:  # the worker could not hand the result back (say, unpicklable)
+                yield died(cfg, f"the worker failed to return the run: {type(exc).__name__}: {exc}")
 
     def close(self, cancel: bool = False) -> None:
         if self._pool is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from traindx.errors import require
 from traindx.experiments.backends import reaper
-from traindx.experiments.backends.base import Backend, died, execute
+from traindx.experiments.backends.base import POLL_SECONDS, Backend, DeferredInterrupt, died, execute
 
 
 def _run(config: dict[str, Any]) -> dict[str, Any]:
@@ -70,16 +70,20 @@ class RayBackend(Backend):
         for cfg in configs:
             configs_of[task.remote(cfg)] = cfg
         self._pending = list(configs_of)
-        while self._pending:
-            done, self._pending = ray.wait(self._pending, num_returns=1)
-            try:
-                yield ray.get(done[0])
-            except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory, crashed)
-                first = (str(exc).strip().splitlines() or [""])[0]
-                yield died(
-                    configs_of[done[0]],
-                    f"the Ray worker running this run died ({type(exc).__name__}: {first})",
-                )
+        with DeferredInterrupt() as interrupt:
+            while self._pending:
+                interrupt.check()
+                done, self._pending = ray.wait(self._pending, num_returns=1, timeout=POLL_SECONDS)
+                if not done:
+                    continue
+                try:
+                    yield ray.get(done[0])
+                except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory, crashed)
+                    first = (str(exc).strip().splitlines() or [""])[0]
+                    yield died(
+                        configs_of[done[0]],
+                        f"the Ray worker running this run died ({type(exc).__name__}: {first})",
+                    )
 
     def close(self, cancel: bool = False) -> None:
         if not self._started:
