@@ -38,6 +38,7 @@ from traindx.monitor.indicators import REGISTRY
 from traindx.monitor.loss_track import LossTrack
 from traindx.monitor.schedule import Schedule
 from traindx.monitor.status import IndicatorStatus
+from traindx.monitor.writers import WriterSet
 from traindx.signals import gradients, weights
 
 #: Indicators in the order the live table shows them.
@@ -52,6 +53,8 @@ def _as_loss(loss: Any):
     import torch
 
     if isinstance(loss, torch.Tensor):
+        if loss.dim() == 0:  # the usual case, and the cheapest: every unsampled step comes here
+            return loss.detach()
         return loss.detach().float().mean() if loss.numel() != 1 else loss.detach().reshape(())
     if isinstance(loss, (int, float)) and not isinstance(loss, bool):
         return float(loss)
@@ -95,7 +98,6 @@ class Monitor:
 
         from traindx.monitor.findings import CODES
         from traindx.monitor.torch import TorchProbe
-        from traindx.monitor.writers import WriterSet
 
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"Monitor needs a torch.nn.Module, got {type(model).__name__}; pass your model")
@@ -394,15 +396,16 @@ class Monitor:
         device now, read with the first sample."""
         import torch
 
-        from traindx.monitor.torch import stack
+        from traindx.monitor.torch import scaled_stds
 
         try:
             layers = [(n, w) for n, w in self._probe.layers if w.requires_grad and w.dim() >= 2]
             if not layers:
                 return []
             with torch.no_grad():
-                scales = stack(
-                    [w.detach().float().std() * math.sqrt(weights.fan_in(w.shape)) for _, w in layers]
+                scales = scaled_stds(
+                    [w.detach().float() for _, w in layers],
+                    [math.sqrt(weights.fan_in(w.shape)) for _, w in layers],
                 )
             return [n for n, _ in layers], scales
         except Exception as exc:  # noqa: BLE001
@@ -448,9 +451,10 @@ class Monitor:
         probe, cap, need = self._probe, self._probe.capture, self._needs
         # groups of on-device values (0-d or 1-d tensors, or floats), each read as a float or list of floats
         group: dict[str, Any] = {}
-        n_grads, names, numels = 0, [], []
+        n_grads, names, numels, known = 0, [], [], None
         if need & {"grad_norm", "layer_grads"}:
             gnorm, n_grads, names, numels, lg, lw = probe.grad_stats()
+            known = probe.grad_norms
             group["grad_norm"] = gnorm if gnorm is not None else float("nan")
             if names:
                 group["layer_grad"], group["layer_weight"] = lg, lw
@@ -471,7 +475,7 @@ class Monitor:
             group["input_rms"] = stack(cap.input_rms)
         update = self._update
         if update is None and self._snap is not None:
-            update = self._update = self._update_tensors(k)
+            update = self._update = self._update_tensors(k, known)
         if update is not None:
             group["ratios"], group["update_gnorms"] = update["tensors"]
             if update["kept"] is not None and update["kept"][1] is not None:
@@ -538,8 +542,11 @@ class Monitor:
         clean = clean and probe.optimizer_steps == opt_before + 1
         self._marker = probe.grad_marker() if clean and "missing_zero_grad" in self._status else None
 
-    def _update_tensors(self, k: int) -> dict | None:
-        """On-device ||dW||/||W|| since the copy (and the kept-gradient check), or None if not comparable yet."""
+    def _update_tensors(self, k: int, known: Mapping[int, Any] | None = None) -> dict | None:
+        """On-device ||dW||/||W|| since the copy (and the kept-gradient check), or None if not comparable yet.
+
+        ``known``: this step's gradient norms by parameter id, already computed for the sample (not again).
+        """
         probe, snap = self._probe, self._snap
         if probe._opt_handle is not None and probe.optimizer_steps <= self._snap_opt:
             return None  # gradient accumulation: no optimizer step since the copy yet
@@ -554,7 +561,9 @@ class Monitor:
         if not live:
             return None
         with torch.no_grad():
-            gnorms = stack(gradients.layer_norms([p.grad for _, p, _ in live]))
+            known = known or {}
+            fresh = iter(gradients.layer_norms([p.grad for _, p, _ in live if id(p) not in known]))
+            gnorms = stack([known[id(p)] if id(p) in known else next(fresh) for _, p, _ in live])
             ratios = probe.update_ratios([c for _, _, c in live], [p.detach() for _, p, _ in live])
             tensors = [ratios, gnorms]
             marker, kept = self._marker, None
