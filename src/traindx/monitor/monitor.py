@@ -29,15 +29,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from traindx.errors import InputError
 from traindx.monitor.advice import ADVICE
 from traindx.monitor.context import Context
 from traindx.monitor.diagnosis import Diagnosis, diagnose
-from traindx.monitor.findings import Finding
+from traindx.monitor.findings import CODES, Finding
 from traindx.monitor.indicators import REGISTRY
 from traindx.monitor.loss_track import LossTrack
 from traindx.monitor.schedule import Schedule
 from traindx.monitor.status import IndicatorStatus
+from traindx.monitor.torch import TorchProbe, scaled_stds, stack, to_floats
 from traindx.monitor.writers import WriterSet
 from traindx.signals import gradients, weights
 
@@ -50,8 +53,6 @@ PENDING_CHUNK = 1000
 
 
 def _as_loss(loss: Any):
-    import torch
-
     if isinstance(loss, torch.Tensor):
         if loss.dim() == 0:  # the usual case, and the cheapest: every unsampled step comes here
             return loss.detach()
@@ -94,11 +95,6 @@ class Monitor:
         writers: Iterable[Any] = (),
     ) -> None:
         t0 = time.perf_counter()
-        import torch
-
-        from traindx.monitor.findings import CODES
-        from traindx.monitor.torch import TorchProbe
-
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"Monitor needs a torch.nn.Module, got {type(model).__name__}; pass your model")
         if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
@@ -394,10 +390,6 @@ class Monitor:
     def _measure_init(self) -> tuple[list[str], Any] | list:
         """std(W)*sqrt(fan_in) of every trainable weight layer before the first update: computed on the
         device now, read with the first sample."""
-        import torch
-
-        from traindx.monitor.torch import scaled_stds
-
         try:
             layers = [(n, w) for n, w in self._probe.layers if w.requires_grad and w.dim() >= 2]
             if not layers:
@@ -416,8 +408,6 @@ class Monitor:
         """Hand the pending losses to the loss track and the record (``read``: their values, already read)."""
         if not self._pending:
             return
-        from traindx.monitor.torch import to_floats
-
         read = to_floats(self._pending) if read is None else read
         values = [x for v in read for x in (v if isinstance(v, list) else (v,))]
         first = len(self._loss)  # one loss per step() call, so its index is its step
@@ -434,8 +424,6 @@ class Monitor:
     def _compact_losses(self) -> None:
         """Many unsampled steps in a row (a long fixed period): fold the pending losses into one on-device
         vector, so that the list stays short without a host read."""
-        import torch
-
         p = self._pending
         if all(isinstance(v, torch.Tensor) for v in p) and len({v.device for v in p}) == 1:
             chunks = [v.float() for v in p if v.dim() == 1]
@@ -445,8 +433,6 @@ class Monitor:
 
     def _read(self, k: int) -> None:
         """The sampled step: one batched device-to-host read of what the live indicators need."""
-        from traindx.monitor.torch import stack, to_floats
-
         self._reads += 1
         probe, cap, need = self._probe, self._probe.capture, self._needs
         # groups of on-device values (0-d or 1-d tensors, or floats), each read as a float or list of floats
@@ -530,8 +516,6 @@ class Monitor:
         own optimizer step in the same transfer as the rest (device work only, no host read)."""
         if self._snap is not None or "snapshot" not in self._needs or "collection" in self._disabled:
             return
-        import torch
-
         probe = self._probe
         with torch.no_grad():
             self._snap = probe.snapshot()
@@ -550,10 +534,6 @@ class Monitor:
         probe, snap = self._probe, self._snap
         if probe._opt_handle is not None and probe.optimizer_steps <= self._snap_opt:
             return None  # gradient accumulation: no optimizer step since the copy yet
-        import torch
-
-        from traindx.monitor.torch import stack
-
         live = [(n, p, c) for n, p, c in snap if p.grad is not None]
         if any(c.device != p.device or c.shape != p.shape for _, p, c in live):
             self._snap = self._marker = None  # the model moved or was resized since the copy
