@@ -4,9 +4,10 @@ The adaptive schedule keeps a budget account over the whole run. Everything the 
 it, as measured: its constructor, the small fixed cost of every ``step()`` call, each sample's cycle (the
 parameter copy on the step before it, its reads, the time its forward hooks take inside the sampled forward
 pass, timed in the hooks), the extra training time of the sampled step and the one after it (above a typical
-unsampled step's) and ``epoch_end``. The run's own training time earns budget. The first sample is taken at
-step 0 (a run's init-time faults and baseline are there; its parameter copy is the constructor's), and each
-next one as soon as the account can pay for it: with ``M`` monitor seconds so far, ``T`` training seconds,
+unsampled step's; for the first sample, which has no typical step before it, as soon as one is known) and
+``epoch_end``. The run's own training time earns budget. The first sample is taken at step 0 (a run's
+init-time faults and baseline are there; its parameter copy is the constructor's), and each next one as soon
+as the account can pay for it: with ``M`` monitor seconds so far, ``T`` training seconds,
 ``c`` the measured cost of a sample cycle (a moving average), ``t`` the mean training step and ``f`` the fixed
 cost per step, the next sample comes after ``d = ((M + c)(1 - a) - a T) / (a (t + f) - f)`` steps for an aim
 ``a``. So the period grows from measurements: a 50-step run gets the samples it can afford and no more, and a
