@@ -83,10 +83,10 @@ def to_floats(values: list) -> list:
 
 def scaled_stds(tensors: list, factors: list[float]) -> torch.Tensor:
     """``std(t) * f`` of each tensor as one vector on their device (no host read), from fused norms and
-    sums: about 3x faster than one ``std()`` per tensor (81 us against 260 us for an MLP's three layers, thread
-    CPU time), which a short run's constructor pays. float32 sums: relative error 1.5e-6 for a centred
-    tensor, 1.5e-4 with a mean of 20 standard deviations, 1e-2 at 200 (measured); initialisations are
-    centred, so an ordinary layer is far inside that.
+    sums: about half the CPU time of one ``std()`` per tensor (111-136 us against 268-301 us for an MLP's three
+    layers, thread CPU time on a loaded machine), which a short run's constructor pays. float32 sums: relative
+    error 1.5e-6 for a centred tensor, 2e-4 with a mean of 20 standard deviations, 3e-2 at 200 (measured);
+    initialisations are centred, so an ordinary layer is far inside that.
 
     Example:
         >>> ws = [torch.arange(6.0).reshape(2, 3), torch.full((4,), 2.0)]
