@@ -102,3 +102,22 @@ def test_work_before_a_sample_is_part_of_its_cost():
         return n
 
     assert samples(0.0) >= 2.5 * samples(2e-3)
+
+
+def test_the_first_samples_slower_steps_are_charged_once_a_typical_step_is_known():
+    """Before any unsampled step there is no typical step to compare with; the first sample's hooked step
+    and the step after it are charged as soon as there is one, at most as much again as was measured."""
+    s = Schedule(every=100)
+    s.record(0, True, 1e-3, 3e-3)  # the first sample: its step trains 1 ms slower than a typical one
+    s.record(1, False, 1e-5, 2.2e-3)  # and the step after it 0.2 ms slower
+    assert s.overhead == pytest.approx(1.01e-3 / (1.01e-3 + 5.2e-3))
+    for k in range(2, 10):
+        s.record(k, False, 1e-5, 2e-3)
+    monitor = 1.01e-3 + 8e-5 + 1.01e-3  # measured, plus the 1.2 ms excess capped at the 1.01 ms measured
+    assert s.overhead == pytest.approx(monitor / (1.01e-3 + 8e-5 + 5.2e-3 + 16e-3))
+
+    slow_start = Schedule(every=100)  # a first step 50x a later one (CUDA start-up) is not the monitor's
+    slow_start.record(0, True, 1e-3, 0.1)
+    for k in range(1, 10):
+        slow_start.record(k, False, 1e-5, 2e-3)
+    assert slow_start.overhead == pytest.approx((1e-3 + 9e-5 + 1.01e-3) / (1e-3 + 9e-5 + 0.1 + 18e-3))

@@ -29,15 +29,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from traindx.errors import InputError
 from traindx.monitor.advice import ADVICE
 from traindx.monitor.context import Context
 from traindx.monitor.diagnosis import Diagnosis, diagnose
-from traindx.monitor.findings import Finding
+from traindx.monitor.findings import CODES, Finding
 from traindx.monitor.indicators import REGISTRY
 from traindx.monitor.loss_track import LossTrack
 from traindx.monitor.schedule import Schedule
 from traindx.monitor.status import IndicatorStatus
+from traindx.monitor.torch import TorchProbe, scaled_stds, stack, to_floats
+from traindx.monitor.writers import WriterSet
 from traindx.signals import gradients, weights
 
 #: Indicators in the order the live table shows them.
@@ -49,9 +53,9 @@ PENDING_CHUNK = 1000
 
 
 def _as_loss(loss: Any):
-    import torch
-
     if isinstance(loss, torch.Tensor):
+        if loss.dim() == 0:  # the usual case, and the cheapest: every unsampled step comes here
+            return loss.detach()
         return loss.detach().float().mean() if loss.numel() != 1 else loss.detach().reshape(())
     if isinstance(loss, (int, float)) and not isinstance(loss, bool):
         return float(loss)
@@ -91,12 +95,6 @@ class Monitor:
         writers: Iterable[Any] = (),
     ) -> None:
         t0 = time.perf_counter()
-        import torch
-
-        from traindx.monitor.findings import CODES
-        from traindx.monitor.torch import TorchProbe
-        from traindx.monitor.writers import WriterSet
-
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"Monitor needs a torch.nn.Module, got {type(model).__name__}; pass your model")
         if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
@@ -392,17 +390,14 @@ class Monitor:
     def _measure_init(self) -> tuple[list[str], Any] | list:
         """std(W)*sqrt(fan_in) of every trainable weight layer before the first update: computed on the
         device now, read with the first sample."""
-        import torch
-
-        from traindx.monitor.torch import stack
-
         try:
             layers = [(n, w) for n, w in self._probe.layers if w.requires_grad and w.dim() >= 2]
             if not layers:
                 return []
             with torch.no_grad():
-                scales = stack(
-                    [w.detach().float().std() * math.sqrt(weights.fan_in(w.shape)) for _, w in layers]
+                scales = scaled_stds(
+                    [w.detach().float() for _, w in layers],
+                    [math.sqrt(weights.fan_in(w.shape)) for _, w in layers],
                 )
             return [n for n, _ in layers], scales
         except Exception as exc:  # noqa: BLE001
@@ -413,8 +408,6 @@ class Monitor:
         """Hand the pending losses to the loss track and the record (``read``: their values, already read)."""
         if not self._pending:
             return
-        from traindx.monitor.torch import to_floats
-
         read = to_floats(self._pending) if read is None else read
         values = [x for v in read for x in (v if isinstance(v, list) else (v,))]
         first = len(self._loss)  # one loss per step() call, so its index is its step
@@ -431,8 +424,6 @@ class Monitor:
     def _compact_losses(self) -> None:
         """Many unsampled steps in a row (a long fixed period): fold the pending losses into one on-device
         vector, so that the list stays short without a host read."""
-        import torch
-
         p = self._pending
         if all(isinstance(v, torch.Tensor) for v in p) and len({v.device for v in p}) == 1:
             chunks = [v.float() for v in p if v.dim() == 1]
@@ -442,15 +433,14 @@ class Monitor:
 
     def _read(self, k: int) -> None:
         """The sampled step: one batched device-to-host read of what the live indicators need."""
-        from traindx.monitor.torch import stack, to_floats
-
         self._reads += 1
         probe, cap, need = self._probe, self._probe.capture, self._needs
         # groups of on-device values (0-d or 1-d tensors, or floats), each read as a float or list of floats
         group: dict[str, Any] = {}
-        n_grads, names, numels = 0, [], []
+        n_grads, names, numels, known = 0, [], [], None
         if need & {"grad_norm", "layer_grads"}:
             gnorm, n_grads, names, numels, lg, lw = probe.grad_stats()
+            known = probe.grad_norms
             group["grad_norm"] = gnorm if gnorm is not None else float("nan")
             if names:
                 group["layer_grad"], group["layer_weight"] = lg, lw
@@ -471,7 +461,7 @@ class Monitor:
             group["input_rms"] = stack(cap.input_rms)
         update = self._update
         if update is None and self._snap is not None:
-            update = self._update = self._update_tensors(k)
+            update = self._update = self._update_tensors(k, known)
         if update is not None:
             group["ratios"], group["update_gnorms"] = update["tensors"]
             if update["kept"] is not None and update["kept"][1] is not None:
@@ -526,8 +516,6 @@ class Monitor:
         own optimizer step in the same transfer as the rest (device work only, no host read)."""
         if self._snap is not None or "snapshot" not in self._needs or "collection" in self._disabled:
             return
-        import torch
-
         probe = self._probe
         with torch.no_grad():
             self._snap = probe.snapshot()
@@ -538,15 +526,14 @@ class Monitor:
         clean = clean and probe.optimizer_steps == opt_before + 1
         self._marker = probe.grad_marker() if clean and "missing_zero_grad" in self._status else None
 
-    def _update_tensors(self, k: int) -> dict | None:
-        """On-device ||dW||/||W|| since the copy (and the kept-gradient check), or None if not comparable yet."""
+    def _update_tensors(self, k: int, known: Mapping[int, Any] | None = None) -> dict | None:
+        """On-device ||dW||/||W|| since the copy (and the kept-gradient check), or None if not comparable yet.
+
+        ``known``: this step's gradient norms by parameter id, already computed for the sample (not again).
+        """
         probe, snap = self._probe, self._snap
         if probe._opt_handle is not None and probe.optimizer_steps <= self._snap_opt:
             return None  # gradient accumulation: no optimizer step since the copy yet
-        import torch
-
-        from traindx.monitor.torch import stack
-
         live = [(n, p, c) for n, p, c in snap if p.grad is not None]
         if any(c.device != p.device or c.shape != p.shape for _, p, c in live):
             self._snap = self._marker = None  # the model moved or was resized since the copy
@@ -554,7 +541,9 @@ class Monitor:
         if not live:
             return None
         with torch.no_grad():
-            gnorms = stack(gradients.layer_norms([p.grad for _, p, _ in live]))
+            known = known or {}
+            fresh = iter(gradients.layer_norms([p.grad for _, p, _ in live if id(p) not in known]))
+            gnorms = stack([known[id(p)] if id(p) in known else next(fresh) for _, p, _ in live])
             ratios = probe.update_ratios([c for _, _, c in live], [p.detach() for _, p, _ in live])
             tensors = [ratios, gnorms]
             marker, kept = self._marker, None

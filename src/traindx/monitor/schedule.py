@@ -4,9 +4,10 @@ The adaptive schedule keeps a budget account over the whole run. Everything the 
 it, as measured: its constructor, the small fixed cost of every ``step()`` call, each sample's cycle (the
 parameter copy on the step before it, its reads, the time its forward hooks take inside the sampled forward
 pass, timed in the hooks), the extra training time of the sampled step and the one after it (above a typical
-unsampled step's) and ``epoch_end``. The run's own training time earns budget. The first sample is taken at
-step 0 (a run's init-time faults and baseline are there; its parameter copy is the constructor's), and each
-next one as soon as the account can pay for it: with ``M`` monitor seconds so far, ``T`` training seconds,
+unsampled step's; for the first sample, which has no typical step before it, as soon as one is known) and
+``epoch_end``. The run's own training time earns budget. The first sample is taken at step 0 (a run's
+init-time faults and baseline are there; its parameter copy is the constructor's), and each next one as soon
+as the account can pay for it: with ``M`` monitor seconds so far, ``T`` training seconds,
 ``c`` the measured cost of a sample cycle (a moving average), ``t`` the mean training step and ``f`` the fixed
 cost per step, the next sample comes after ``d = ((M + c)(1 - a) - a T) / (a (t + f) - f)`` steps for an aim
 ``a``. So the period grows from measurements: a 50-step run gets the samples it can afford and no more, and a
@@ -35,6 +36,9 @@ GAP_CAP = 4.0
 #: means a ratio of 1/(1-f), above 1+f, and what the timers cannot see (allocator and cache effects of the
 #: sampled steps) still adds a little (benchmarks/overhead.py, "overhead" in benchmarks/RESULTS.md).
 HEADROOM = 0.7
+#: Touched steps before the first untouched one whose excess is charged late (the first sample's cycle is
+#: two steps; a few more cover a second sample before any untouched step, as with ``every=2``).
+UNREFERENCED = 4
 
 
 class Schedule:
@@ -61,6 +65,9 @@ class Schedule:
         self._fixed: float | None = None
         self._after_sample = False
         self._last_sample = 0
+        # touched steps seen before any untouched one (the first sample's): their excess over a typical step
+        # is charged as soon as a typical step is known, (cycle, monitor s, train s) each
+        self._unreferenced: list[tuple[int, float, float]] = []
 
     def due(self, step: int) -> bool:
         """Whether step ``step`` (0-based) should be sampled."""
@@ -80,6 +87,7 @@ class Schedule:
         if ref is not None:
             train_s = min(train_s, (1.0 if resumed else GAP_CAP) * ref)
         touched = sampled or self._after_sample
+        referenced = False
         # the same cap on the monitor's side: on a loaded machine a 30 us call is sometimes descheduled for
         # 10-25 ms (measured at load average 10 on 2 cores), and one such pause would cost a short run its
         # next samples although the monitor did not spend it (a CPU clock would tell, but reading one costs
@@ -88,6 +96,8 @@ class Schedule:
             monitor_s = min(monitor_s, GAP_CAP * self._fixed)
         elif sampled and self._cost is not None:
             monitor_s = min(monitor_s, GAP_CAP * self._cost)
+        if touched and self._typical is None and len(self._unreferenced) < UNREFERENCED:
+            self._unreferenced.append((step if sampled else self._cycle_of, monitor_s, train_s))
         if touched and self._typical is not None:
             # what the timers cannot see: a sampled step's forward/backward and the step after it run slower
             # than a typical one (hooks take the slow call path, the sample's reductions evict caches), found
@@ -98,7 +108,8 @@ class Schedule:
         if train_s > 0:
             self._any = train_s if self._any is None else 0.9 * self._any + 0.1 * train_s
             if not touched:
-                self._typical = train_s if self._typical is None else 0.9 * self._typical + 0.1 * train_s
+                referenced = self._typical is None
+                self._typical = train_s if referenced else 0.9 * self._typical + 0.1 * train_s
                 self._fixed = monitor_s if self._fixed is None else 0.9 * self._fixed + 0.1 * monitor_s
         self._after_sample = sampled
         self._monitor_time += monitor_s
@@ -110,10 +121,28 @@ class Schedule:
             self._last_sample = step
         if touched:
             self._cycle += monitor_s
+        if referenced:
+            self._charge_unreferenced()
         if self.every is not None:
             return
-        if sampled or self._next <= step + 1:
+        if sampled or referenced or self._next <= step + 1:
             self._plan(step)
+
+    def _charge_unreferenced(self) -> None:
+        """The first typical step is known: charge the excess of the touched steps before it (the run's
+        first sample: its hooked forward pass and the step after it), as ``record`` does for later ones, but
+        at most as much again as was measured on those steps: a run's first steps are slower without a
+        monitor too (allocator, lazy initialisation; on CUDA often many times a later step), which is not its
+        cost. On a 2.3 ms MLP step the first sample's hooked step ran 0.5-0.9 ms over a typical one, against
+        1.0-1.5 ms measured in its ``step()`` call (thread CPU time, benchmarks/RESULTS.md "overhead")."""
+        measured = sum(m for _, m, _ in self._unreferenced)
+        excess = sum(max(t - self._typical, -m) for _, m, t in self._unreferenced)
+        excess = min(excess, measured)
+        self._monitor_time += excess
+        self._train_time -= excess
+        if self._unreferenced and self._unreferenced[0][0] == self._cycle_of:
+            self._cycle += excess  # the first sample's cycle is still open: its cost paces the next
+        self._unreferenced.clear()
 
     def _open(self, step: int) -> None:
         """Start the cycle of the sample at ``step``; the previous one is complete, its cost paces the rest."""

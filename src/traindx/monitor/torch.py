@@ -81,6 +81,34 @@ def to_floats(values: list) -> list:
     return out
 
 
+def scaled_stds(tensors: list, factors: list[float]) -> torch.Tensor:
+    """``std(t) * f`` of each tensor as one vector on their device (no host read), from fused norms and
+    sums: about half the CPU time of one ``std()`` per tensor (111-136 us against 268-301 us for an MLP's three
+    layers, thread CPU time on a loaded machine), which a short run's constructor pays. float32 sums: relative
+    error 1.5e-6 for a centred tensor, 2e-4 with a mean of 20 standard deviations, 3e-2 at 200 (measured);
+    initialisations are centred, so an ordinary layer is far inside that.
+
+    Example:
+        >>> ws = [torch.arange(6.0).reshape(2, 3), torch.full((4,), 2.0)]
+        >>> [round(v, 4) for v in scaled_stds(ws, [1.0, 3.0]).tolist()]
+        [1.8708, 0.0]
+    """
+    counts = [t.numel() for t in tensors]
+    # var = (sum x^2 - n mean^2) / (n - 1), torch's default correction (nan for one element), in fused calls
+    scale = [f * f / (n - 1) if n > 1 else float("nan") for f, n in zip(factors, counts, strict=True)]
+    try:
+        sq = torch._foreach_norm(tensors)
+        torch._foreach_mul_(sq, sq)
+        nm2 = torch._foreach_mul([t.sum() for t in tensors], [1 / n for n in counts])  # means
+        torch._foreach_mul_(nm2, nm2)
+        torch._foreach_mul_(nm2, counts)
+        var = torch._foreach_sub(sq, nm2)
+        torch._foreach_mul_(var, scale)
+        return stack(torch._foreach_sqrt(torch._foreach_clamp_min(var, 0.0)))
+    except (AttributeError, RuntimeError):  # older torch or tensors on several devices
+        return stack([t.std() * f for t, f in zip(tensors, factors, strict=True)])
+
+
 def stack(tensors: list) -> torch.Tensor:
     """0-d tensors as one float vector on their device (no host read), or on the host for a model spread
     over several devices."""
@@ -112,25 +140,27 @@ class TorchProbe:
 
     def __init__(self, model: nn.Module, optimizer=None) -> None:
         self.model = model
-        self.relu = [m for m in model.modules() if isinstance(m, _RELU)]
-        self.saturating = [
-            (m, kind) for m in model.modules() for t, kind in _SATURATING.items() if isinstance(m, t)
-        ]
+        self.relu: list[nn.Module] = []
+        self.saturating: list[tuple[nn.Module, str]] = []
         # weight layers in registration order, which is forward order for Sequential-style models
-        self.layers = [
-            (name, m.weight)
-            for name, m in model.named_modules()
-            if isinstance(m, _WEIGHTED) and isinstance(getattr(m, "weight", None), torch.Tensor)
-        ]
-        self.mode_dependent = [
-            m for m in model.modules() if isinstance(m, _MODE_DEPENDENT) and getattr(m, "p", 1.0) != 0
-        ]
-        self.normalized = any(_is_norm(m) for m in model.modules())
+        self.layers: list[tuple[str, torch.Tensor]] = []
+        self.mode_dependent: list[nn.Module] = []
+        self.normalized = False
+        for name, m in model.named_modules():  # one walk: the constructor is part of a short run's cost
+            if isinstance(m, _RELU):
+                self.relu.append(m)
+            self.saturating.extend((m, kind) for t, kind in _SATURATING.items() if isinstance(m, t))
+            if isinstance(m, _WEIGHTED) and isinstance(getattr(m, "weight", None), torch.Tensor):
+                self.layers.append((name, m.weight))
+            if isinstance(m, _MODE_DEPENDENT) and getattr(m, "p", 1.0) != 0:
+                self.mode_dependent.append(m)
+            self.normalized = self.normalized or _is_norm(m)
         self.needs: frozenset[str] = frozenset(
             {"relu", "saturation", "input", "output"}
         )  # narrowed by the monitor to what its indicators read
         self.capture = Capture()
         self.hook_s = 0.0
+        self.grad_norms: dict[int, torch.Tensor] = {}  # of the last grad_stats call
         self._handles: list = []
         self.optimizer_steps = 0
         self.held = (
@@ -265,15 +295,17 @@ class TorchProbe:
         """This step's gradients, reduced on the device: (global norm or None, number of gradients, weight
         layer names, their sizes, their gradient norms and weight norms as 1-d tensors, or None)."""
         grads = [(id(p), p.grad) for _, p in self.trainable() if p.grad is not None]
+        self.grad_norms = {}
         if not grads:
             return None, 0, [], [], None, None
-        norms = stack(gradients.layer_norms([g for _, g in grads]))  # one pass over all gradients
-        gnorm = torch.linalg.vector_norm(norms)
-        index = {pid: i for i, (pid, _) in enumerate(grads)}
-        layers = [(n, w) for n, w in self.layers if w.requires_grad and id(w) in index]
+        each = gradients.layer_norms([g for _, g in grads])  # one pass over all gradients
+        # kept for the update ratio's gradient check on the same sample (parameter id -> 0-d norm)
+        self.grad_norms = {pid: n for (pid, _), n in zip(grads, each, strict=True)}
+        gnorm = torch.linalg.vector_norm(stack(each))
+        layers = [(n, w) for n, w in self.layers if w.requires_grad and id(w) in self.grad_norms]
         if not layers:
             return gnorm, len(grads), [], [], None, None
-        lg = norms[[index[id(w)] for _, w in layers]]
+        lg = stack([self.grad_norms[id(w)] for _, w in layers])
         lw = stack(gradients.layer_norms([w.detach() for _, w in layers]))
         return gnorm, len(grads), [n for n, _ in layers], [w.numel() for _, w in layers], lg, lw
 
