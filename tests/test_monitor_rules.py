@@ -185,3 +185,46 @@ def test_a_zero_initialized_head_growing_is_not_an_extreme_step():
     assert (
         ratios.max() > 0.5
     )  # the steps were extreme relative to the head's norm: the exemption is what held
+
+
+def _epochs(model, opt, epochs=4, steps=30, every=10**6, on_epoch=None):
+    """Train on the blobs with ``epoch_end`` calls; ``every=10**6`` samples only step 0 (a short run whose
+    budget affords its first sample alone)."""
+    x, y = _blobs()
+    mon = tdx.Monitor(model, opt, every=every)
+    for e in range(epochs):
+        for k in range(steps):
+            i = (k * 32) % len(x)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[i : i + 32]), y[i : i + 32])
+            loss.backward()
+            opt.step()
+            mon.step(loss)
+        if on_epoch is not None:
+            on_epoch(e)
+        mon.epoch_end(train_loss=float(loss.detach()))
+    mon.close()
+    return mon
+
+
+def test_epoch_ends_judge_the_first_samples_update_ratio_when_nothing_else_was_sampled():
+    model = _mlp()
+    mon = _epochs(model, torch.optim.SGD(model.parameters(), lr=1e-5))
+    assert set(mon.history.query("name == 'update_ratio'")["step"]) == {0}  # one sample only
+    assert "lr_too_low" in {f.code for f in mon.findings}
+    model = _mlp()
+    mon = _epochs(model, torch.optim.SGD(model.parameters(), lr=0.05))  # a healthy run: learns, silent
+    assert not mon.findings
+
+
+def test_a_ratio_measured_before_the_learning_rate_changed_is_not_judged_at_epoch_end():
+    # warm-up from a tiny learning rate: the first step's ratio says nothing about the steps after it
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-5)
+
+    def warm(_epoch):
+        for g in opt.param_groups:
+            g["lr"] *= 1.0001
+
+    mon = _epochs(model, opt, on_epoch=warm)
+    assert "lr_too_low" not in {f.code for f in mon.findings}

@@ -24,6 +24,10 @@ Two ways to see it:
   by its accumulation steps before backward shrinks the gradient too: the framework callbacks set
   ``Monitor.grad_accumulation`` so the ratio is rescaled; a plain loop that divides its loss by k >= 2 without
   setting it can see this finding on a run stuck inside the band (one that learns nothing either way).
+
+At each epoch end the latest sample's output values are judged again against the losses of the epoch (read
+with ``epoch_end`` anyway): where the output is is fixed by the code, so a run whose budget affords few
+samples (a short L-BFGS run) is still judged once its loss has settled.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ class SoftmaxOutput(Indicator):
             "remove the softmax and pass the raw logits to CrossEntropyLoss (or use NLLLoss on log-softmax)",
         )
     }
-    events = frozenset({"sample"})
+    events = frozenset({"sample", "epoch"})
     needs = frozenset({"output"})
     thresholds = {
         "near_floor": Threshold(
@@ -84,10 +88,21 @@ class SoftmaxOutput(Indicator):
         ),
     }
 
+    def __init__(self) -> None:
+        self._last: dict | None = None  # the latest sample's output values
+
     def update(self, ctx, values) -> None:
-        out = values["output"]
-        if not out:
+        if "output" not in values:  # epoch end
+            if self._last is not None:
+                self._judge(ctx, self._last, key="epoch", record=False)
             return
+        if not values["output"]:
+            return
+        self._last = {"output": values["output"], "output_grad_ratio": values.get("output_grad_ratio")}
+        self._judge(ctx, self._last)
+
+    def _judge(self, ctx, values, key: str = "", record: bool = True) -> None:
+        out = values["output"]
         simplex, width, confidence = out[0]
         lt = ctx.loss
         if width < 2 or len(lt) < 3 * WINDOW:
@@ -107,9 +122,10 @@ class SoftmaxOutput(Indicator):
             where = "the model's outputs are probability vectors"
         else:
             ratio = values.get("output_grad_ratio") or [math.nan]
-            ctx.record("output_confidence", confidence)
-            if math.isfinite(ratio[0]):
-                ctx.record("output_grad_ratio", ratio[0])
+            if record:
+                ctx.record("output_confidence", confidence)
+                if math.isfinite(ratio[0]):
+                    ctx.record("output_grad_ratio", ratio[0])
             confident = inside and flat and confidence >= self.t("confident")
             shrunk = inside and ratio[0] < self.t("grad_ratio") and lt.stuck()
             pinned = confident or shrunk
@@ -121,7 +137,7 @@ class SoftmaxOutput(Indicator):
                 "on them gives (a softmax's Jacobian in between), and every step's loss stayed inside the band "
                 "that cross-entropy on probabilities is confined to"
             )
-        if ctx.persist(pinned):
+        if ctx.persist(pinned, key=key):
             ctx.status("warning", recent, f"loss {recent:.3g} held above the bound {bound:.3g}")
             ctx.fire(
                 "softmax_before_loss",
