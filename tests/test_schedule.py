@@ -102,3 +102,17 @@ def test_work_before_a_sample_is_part_of_its_cost():
         return n
 
     assert samples(0.0) >= 2.5 * samples(2e-3)
+
+
+def test_an_epoch_end_asks_for_one_steady_sample_when_the_budget_paid_for_none():
+    from traindx.monitor.schedule import STEADY_STEP, Schedule
+
+    s = Schedule(budget=1e-9)
+    for k in range(STEADY_STEP - 1):
+        s.record(k, k == 0, 1e-5, 1e-3)
+    assert not s.wants_sample()  # within the optimizer's first steps: a sample there is not steady
+    s.record(STEADY_STEP - 1, False, 1e-5, 1e-3)
+    assert s.wants_sample()
+    s.record(STEADY_STEP, True, 1e-3, 1e-3)
+    assert not s.wants_sample()  # once per run
+    assert not Schedule(every=1000).wants_sample()  # a fixed period is the user's choice

@@ -35,6 +35,12 @@ GAP_CAP = 4.0
 #: means a ratio of 1/(1-f), above 1+f, and what the timers cannot see (allocator and cache effects of the
 #: sampled steps) still adds a little (benchmarks/overhead.py, "overhead" in benchmarks/RESULTS.md).
 HEADROOM = 0.7
+#: An optimizer's first steps are not its steady steps: SGD's momentum buffer starts at one gradient (1 - 0.9^10
+#: = 65% of its steady size after 10 steps at momentum 0.9), Adam's bias correction makes its first step
+#: lr * sign(g), and RAdam (Liu et al., ICLR 2020) takes un-normalized momentum steps until its variance
+#: rectification starts (rho_t > 4, about step 6 at beta2 = 0.999). A sample from this step on shows the
+#: steady step; a run whose budget paid for none by an epoch end gets one there (see ``wants_sample``).
+STEADY_STEP = 10
 
 
 class Schedule:
@@ -138,6 +144,13 @@ class Schedule:
             d = int(min(MAX_PERIOD, max(1, math.ceil(owed / earn))))
         self._next = min(step + d, self._last_sample + MAX_PERIOD)
         self.period = self._next - self._last_sample
+
+    def wants_sample(self) -> bool:
+        """At an epoch end: whether the next step should be sampled although the budget has not paid for it,
+        because no sample since ``STEADY_STEP`` exists yet (a short run whose budget affords only its first
+        sample). At most once per run, and never with a fixed ``every``: the cost is one sample cycle,
+        charged to the account like any other, so later samples wait for it."""
+        return self.every is None and self._steps >= STEADY_STEP and self._last_sample < STEADY_STEP
 
     def charge(self, monitor_s: float, cycle: bool = False) -> None:
         """Count monitor work done outside ``record`` (constructor, ``epoch_end``, the work after a step)

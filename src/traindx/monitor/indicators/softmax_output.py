@@ -10,7 +10,11 @@ Two ways to see it:
 
 - the softmax is the model's last layer: the output rows are probability vectors, and the loss is pinned at
   or above the lower bound (a model that outputs probabilities on purpose and takes their log itself, NLLLoss
-  on log p or Keras' ``from_logits=False``, goes below the bound);
+  on log p or Keras' ``from_logits=False``, goes below the bound). Before the loss is pinned, its gradient
+  tells: a loss that applies a softmax of its own ignores a constant added to an output row, so each row of
+  its gradient sums to zero (``softmax(p) - onehot``), while NLL on ``log p`` gives ``-onehot / p_y`` (row
+  sum as large as the row's norm). Probability outputs, every loss inside the band and gradient rows that
+  sum to zero: the softmax runs twice;
 - the softmax is applied in the training loop, after the model: the model's output looks like logits, but
   every step's loss stayed inside the band, it has flattened there, and the outputs are confident (mean
   largest softmax probability >= 0.9). A run trained with cross-entropy on those logits that is that sure of
@@ -83,6 +87,11 @@ class SoftmaxOutput(Indicator):
         "grad_ratio": Threshold(
             0.5, "output gradient / its cross-entropy minimum: >= 1 exact on logits, ~1/C through a softmax"
         ),
+        "shift": Threshold(
+            0.01,
+            "|row sum| / norm of the output gradient: 0 exact for a loss that applies softmax itself "
+            "(float32 rounding ~1e-6), 1 for NLL on log-probabilities (its row is -e_y / p_y)",
+        ),
         "confident": Threshold(
             0.9, "mean largest softmax probability: a right row then costs <= 0.11 nats (module docstring)"
         ),
@@ -98,7 +107,7 @@ class SoftmaxOutput(Indicator):
             return
         if not values["output"]:
             return
-        self._last = {"output": values["output"], "output_grad_ratio": values.get("output_grad_ratio")}
+        self._last = {k: values.get(k) for k in ("output", "output_grad_ratio", "output_shift_ratio")}
         self._judge(ctx, self._last)
 
     def _judge(self, ctx, values, key: str = "", record: bool = True) -> None:
@@ -116,10 +125,17 @@ class SoftmaxOutput(Indicator):
         eps = self.t("band")
         inside = lt.low >= (1 - eps) * bound and lt.high <= (1 + eps) * probability_ceiling(c)
         if simplex > 0.5:
-            # probabilities for certain; a loss that takes their log (NLLLoss) leaves the band below
+            # probabilities for certain; a loss that takes their log (NLLLoss) leaves the band below, and its
+            # gradient rows do not sum to zero
+            shift = (values.get("output_shift_ratio") or [math.nan])[0]
+            invariant = shift < self.t("shift")
             pinned = inside and best >= self.t("near_floor") * bound
-            pinned = pinned and (flat or recent <= self.t("at_floor") * bound)
-            where = "the model's outputs are probability vectors"
+            pinned = pinned and (flat or recent <= self.t("at_floor") * bound or invariant)
+            where = "the model's outputs are probability vectors" + (
+                " and the loss ignores a constant added to them (it applies a softmax of its own)"
+                if invariant
+                else ""
+            )
         else:
             ratio = values.get("output_grad_ratio") or [math.nan]
             if record:

@@ -6,6 +6,7 @@ import math
 import statistics
 
 from traindx.monitor.indicator import Indicator, Threshold
+from traindx.monitor.schedule import STEADY_STEP
 from traindx.signals import weights
 
 
@@ -35,10 +36,11 @@ class UpdateRatio(Indicator):
     is heading to. Never both, and never "too low" on a climbing loss.
 
     At each epoch end "too low" is judged again from the latest measured ratio and the losses of the epoch
-    (read with ``epoch_end`` anyway), so a run whose budget affords only its first sample (a short MLP run)
-    is still judged once its loss shows it is stuck. A ratio measured earlier stands for the current steps
-    only while the learning rate is unchanged (no warm-up or schedule since), and only the stronger loss
-    evidence counts then: not learned at all, at two epoch ends out of three.
+    (read with ``epoch_end`` anyway), so a run whose budget affords few samples (a short MLP run) is still
+    judged once its loss shows it is stuck. The ratio must come from a steady step (``STEADY_STEP`` on; the
+    schedule takes one such sample at an epoch end if the budget paid for none), and it stands for the
+    current steps only while the learning rate is unchanged (no warm-up or schedule since); only the
+    stronger loss evidence counts then: not learned at all, at two epoch ends out of three.
     """
 
     name = "update_ratio"
@@ -123,7 +125,9 @@ class UpdateRatio(Indicator):
             return
         step, med, lrs = self._last
         lt = ctx.loss
-        if lrs != _learning_rates(ctx.optimizer) or math.isnan(lt.improvement()) or ctx.has("lr_too_high"):
+        if step < STEADY_STEP or lrs != _learning_rates(ctx.optimizer) or math.isnan(lt.improvement()):
+            return
+        if ctx.has("lr_too_high"):
             return
         stuck = lt.stuck() and not (lt.rising() or lt.diverging())
         if ctx.persist(med < self.t("low") and stuck, key="epoch_low"):
