@@ -134,7 +134,9 @@ def make_optimizer(name: str, params, lr: float):
     )
 
 
-def run_one(case: Case, dataset: str, seed: int, n_train: int, epochs: int, batch: int = 64) -> dict:
+def run_one(
+    case: Case, dataset: str, seed: int, n_train: int, epochs: int, batch: int = 64, budget: float = 0.05
+) -> dict:
     ds = load(dataset)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -173,7 +175,7 @@ def run_one(case: Case, dataset: str, seed: int, n_train: int, epochs: int, batc
     steps_per_epoch = math.ceil(n / batch)
     total = n_epochs * steps_per_epoch
     losses: list[float] = []
-    mon = tdx.Monitor(model, opt)
+    mon = tdx.Monitor(model, opt, budget=budget)
     t0 = time.perf_counter()
     for _ in range(n_epochs):
         perm = torch.randperm(n)
@@ -290,6 +292,13 @@ def main() -> None:
     ap.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     ap.add_argument("--out", default=None, help="write per-run results as JSON here")
     ap.add_argument(
+        "--budget",
+        type=float,
+        default=0.05,
+        help="the monitor's overhead budget (1e-9: no sample after step 0 is paid for, a loaded machine's "
+        "worst case)",
+    )
+    ap.add_argument(
         "--realistic",
         action="store_true",
         help="run the realistic cases (faults_realistic.py and the framework cases, faults_frameworks.py)",
@@ -316,7 +325,8 @@ def main() -> None:
     jobs = [(c, d, s) for d in datasets for c in cases for s in range(args.seeds)]
     console = Console(width=None if os.isatty(1) else 160)
     results = [
-        run_one(c, d, s, n_train, epochs) for c, d, s in track(jobs, description="trainings", console=console)
+        run_one(c, d, s, n_train, epochs, budget=args.budget)
+        for c, d, s in track(jobs, description="trainings", console=console)
     ]
     title = "held-out variations" if args.heldout else "fault suite"
     summary = summarize(results, console, f"{title} ({', '.join(datasets)}; {args.seeds} seeds)")

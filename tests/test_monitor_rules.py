@@ -89,6 +89,21 @@ def test_softmax_as_the_model_last_layer_is_found():
     assert "softmax_before_loss" in {f.code for f in mon.findings}
 
 
+def test_a_loss_that_applies_softmax_to_probabilities_has_gradient_rows_summing_to_zero():
+    """The exact test behind the model-output softmax rule, on the monitor's own capture: CE on probability
+    outputs ignores a constant added to a row (row sums 0); NLL on their log does not (row sum = -1/p_y)."""
+    x, y = _blobs(64)
+    for loss_fn, invariant in ((F.cross_entropy, True), (lambda p, t: F.nll_loss(torch.log(p), t), False)):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10), nn.Softmax(dim=-1))
+        mon = tdx.Monitor(model, every=1)
+        probe = mon._probe
+        loss_fn(model(x), y).backward()
+        grad, shift = float(probe.capture.output_grad[0]), float(probe.capture.output_shift[0])
+        mon.close()
+        assert (shift / grad < 1e-3) is invariant, (shift, grad)
+
+
 def test_one_extreme_step_is_lr_too_high_but_a_line_search_step_is_not():
     model = _mlp()
     mon = _fit(model, torch.optim.Adam(model.parameters(), lr=1.0), steps=12, every=4)
@@ -185,3 +200,47 @@ def test_a_zero_initialized_head_growing_is_not_an_extreme_step():
     assert (
         ratios.max() > 0.5
     )  # the steps were extreme relative to the head's norm: the exemption is what held
+
+
+def _epochs(model, opt, epochs=4, steps=30, on_epoch=None):
+    """Train on the blobs with ``epoch_end`` calls under a budget that pays for no sample after the first
+    (a short run on a loaded machine)."""
+    x, y = _blobs()
+    mon = tdx.Monitor(model, opt, budget=1e-9)
+    for e in range(epochs):
+        for k in range(steps):
+            i = (k * 32) % len(x)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[i : i + 32]), y[i : i + 32])
+            loss.backward()
+            opt.step()
+            mon.step(loss)
+        if on_epoch is not None:
+            on_epoch(e)
+        mon.epoch_end(train_loss=float(loss.detach()))
+    mon.close()
+    return mon
+
+
+def test_epoch_ends_judge_the_update_ratio_when_the_budget_paid_for_no_steady_sample():
+    model = _mlp()
+    mon = _epochs(model, torch.optim.SGD(model.parameters(), lr=1e-5))
+    # the first sample, and the one steady sample the first epoch end asked for
+    assert set(mon.history.query("name == 'update_ratio'")["step"]) == {0, 30}
+    assert "lr_too_low" in {f.code for f in mon.findings}
+    model = _mlp()
+    mon = _epochs(model, torch.optim.SGD(model.parameters(), lr=0.05))  # a healthy run: learns, silent
+    assert not mon.findings
+
+
+def test_a_ratio_measured_before_the_learning_rate_changed_is_not_judged_at_epoch_end():
+    # warm-up from a tiny learning rate: the first step's ratio says nothing about the steps after it
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-5)
+
+    def warm(_epoch):
+        for g in opt.param_groups:
+            g["lr"] *= 1.0001
+
+    mon = _epochs(model, opt, on_epoch=warm)
+    assert "lr_too_low" not in {f.code for f in mon.findings}

@@ -121,3 +121,17 @@ def test_the_first_samples_slower_steps_are_charged_once_a_typical_step_is_known
     for k in range(1, 10):
         slow_start.record(k, False, 1e-5, 2e-3)
     assert slow_start.overhead == pytest.approx((1e-3 + 9e-5 + 1.01e-3) / (1e-3 + 9e-5 + 0.1 + 18e-3))
+
+
+def test_an_epoch_end_asks_for_one_steady_sample_when_the_budget_paid_for_none():
+    from traindx.monitor.schedule import STEADY_STEP, Schedule
+
+    s = Schedule(budget=1e-9)
+    for k in range(STEADY_STEP - 1):
+        s.record(k, k == 0, 1e-5, 1e-3)
+    assert not s.wants_sample()  # within the optimizer's first steps: a sample there is not steady
+    s.record(STEADY_STEP - 1, False, 1e-5, 1e-3)
+    assert s.wants_sample()
+    s.record(STEADY_STEP, True, 1e-3, 1e-3)
+    assert not s.wants_sample()  # once per run
+    assert not Schedule(every=1000).wants_sample()  # a fixed period is the user's choice

@@ -248,6 +248,13 @@ class Monitor:
             self._record(self._step, name, value)
         self._emit("epoch", metrics)
         self.writers.flush(self)
+        if self._schedule.wants_sample() and not self._probe.armed and "collection" not in self._disabled:
+            # the epoch-end rules need one steady sample (Schedule.wants_sample): the next step is it
+            self._probe.arm()
+            try:
+                self._prepare(self._step - 1)
+            except Exception as exc:  # noqa: BLE001
+                self._disable("collection", exc, self._step)
         self._schedule.charge(time.perf_counter() - t0)
         self._last_end = time.perf_counter()
         self._resumed = True
@@ -456,7 +463,7 @@ class Monitor:
         if cap.output:
             group["output"] = stack([t for s, _, conf in cap.output for t in (s, conf)])
         if cap.output_grad and cap.output_slack:
-            group["output_grad"] = stack([cap.output_grad[0], cap.output_slack[0]])
+            group["output_grad"] = stack([cap.output_grad[0], cap.output_slack[0], *cap.output_shift[:1]])
         if cap.input_rms:
             group["input_rms"] = stack(cap.input_rms)
         update = self._update
@@ -486,6 +493,8 @@ class Monitor:
         # the output's gradient against the least a cross-entropy on it would give (1 when exactly that)
         og = got.get("output_grad")
         values["output_grad_ratio"] = [og[0] / max(og[1], 1e-12) * self.grad_accumulation] if og else []
+        # how far the loss is from ignoring a constant added to each output row (0: it applies softmax itself)
+        values["output_shift_ratio"] = [og[2] / og[0]] if og and len(og) == 3 and og[0] > 0 else []
         values["root_training"] = probe.modes()
         if init is not None:
             self._init_scales = list(zip(init[0], got["init"], strict=True))

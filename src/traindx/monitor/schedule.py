@@ -39,6 +39,12 @@ HEADROOM = 0.7
 #: Touched steps before the first untouched one whose excess is charged late (the first sample's cycle is
 #: two steps; a few more cover a second sample before any untouched step, as with ``every=2``).
 UNREFERENCED = 4
+#: An optimizer's first steps are not its steady steps: SGD's momentum buffer starts at one gradient (1 - 0.9^10
+#: = 65% of its steady size after 10 steps at momentum 0.9), Adam's bias correction makes its first step
+#: lr * sign(g), and RAdam (Liu et al., ICLR 2020) takes un-normalized momentum steps until its variance
+#: rectification starts (rho_t > 4, about step 6 at beta2 = 0.999). A sample from this step on shows the
+#: steady step; a run whose budget paid for none by an epoch end gets one there (see ``wants_sample``).
+STEADY_STEP = 10
 
 
 class Schedule:
@@ -167,6 +173,13 @@ class Schedule:
             d = int(min(MAX_PERIOD, max(1, math.ceil(owed / earn))))
         self._next = min(step + d, self._last_sample + MAX_PERIOD)
         self.period = self._next - self._last_sample
+
+    def wants_sample(self) -> bool:
+        """At an epoch end: whether the next step should be sampled although the budget has not paid for it,
+        because no sample since ``STEADY_STEP`` exists yet (a short run whose budget affords only its first
+        sample). At most once per run, and never with a fixed ``every``: the cost is one sample cycle,
+        charged to the account like any other, so later samples wait for it."""
+        return self.every is None and self._steps >= STEADY_STEP and self._last_sample < STEADY_STEP
 
     def charge(self, monitor_s: float, cycle: bool = False) -> None:
         """Count monitor work done outside ``record`` (constructor, ``epoch_end``, the work after a step)

@@ -128,6 +128,7 @@ class Capture:
     output: list = field(default_factory=list)  # (is-a-probability-simplex tensor, width, confidence)
     output_slack: list = field(default_factory=list)  # sum over rows of 1 - max softmax probability
     output_grad: list = field(default_factory=list)  # rows * sum of per-row output-gradient norms (backward)
+    output_shift: list = field(default_factory=list)  # rows * sum over rows of |sum of the row's gradient|
 
 
 class _NoHandle:
@@ -262,6 +263,9 @@ class TorchProbe:
             if not self.capture.output_grad:
                 rows = grad.detach().float().reshape(-1, grad.shape[-1])
                 self.capture.output_grad.append(rows.shape[0] * torch.linalg.vector_norm(rows, dim=-1).sum())
+                # a loss that is unchanged by adding a constant to an output row (one that applies softmax
+                # itself) has gradient rows summing to zero; NLL on log-probabilities does not (-1 / p_y)
+                self.capture.output_shift.append(rows.shape[0] * rows.sum(dim=-1).abs().sum())
         except Exception:  # noqa: BLE001
             pass
         self.hook_s += time.perf_counter() - t0

@@ -10,7 +10,11 @@ Two ways to see it:
 
 - the softmax is the model's last layer: the output rows are probability vectors, and the loss is pinned at
   or above the lower bound (a model that outputs probabilities on purpose and takes their log itself, NLLLoss
-  on log p or Keras' ``from_logits=False``, goes below the bound);
+  on log p or Keras' ``from_logits=False``, goes below the bound). Before the loss is pinned, its gradient
+  tells: a loss that applies a softmax of its own ignores a constant added to an output row, so each row of
+  its gradient sums to zero (``softmax(p) - onehot``), while NLL on ``log p`` gives ``-onehot / p_y`` (row
+  sum as large as the row's norm). Probability outputs, every loss inside the band and gradient rows that
+  sum to zero: the softmax runs twice;
 - the softmax is applied in the training loop, after the model: the model's output looks like logits, but
   every step's loss stayed inside the band, it has flattened there, and the outputs are confident (mean
   largest softmax probability >= 0.9). A run trained with cross-entropy on those logits that is that sure of
@@ -24,6 +28,10 @@ Two ways to see it:
   by its accumulation steps before backward shrinks the gradient too: the framework callbacks set
   ``Monitor.grad_accumulation`` so the ratio is rescaled; a plain loop that divides its loss by k >= 2 without
   setting it can see this finding on a run stuck inside the band (one that learns nothing either way).
+
+At each epoch end the latest sample's output values are judged again against the losses of the epoch (read
+with ``epoch_end`` anyway): where the output is is fixed by the code, so a run whose budget affords few
+samples (a short L-BFGS run) is still judged once its loss has settled.
 """
 
 from __future__ import annotations
@@ -65,7 +73,7 @@ class SoftmaxOutput(Indicator):
             "remove the softmax and pass the raw logits to CrossEntropyLoss (or use NLLLoss on log-softmax)",
         )
     }
-    events = frozenset({"sample"})
+    events = frozenset({"sample", "epoch"})
     needs = frozenset({"output"})
     thresholds = {
         "near_floor": Threshold(
@@ -79,15 +87,31 @@ class SoftmaxOutput(Indicator):
         "grad_ratio": Threshold(
             0.5, "output gradient / its cross-entropy minimum: >= 1 exact on logits, ~1/C through a softmax"
         ),
+        "shift": Threshold(
+            0.01,
+            "|row sum| / norm of the output gradient: 0 exact for a loss that applies softmax itself "
+            "(float32 rounding ~1e-6), 1 for NLL on log-probabilities (its row is -e_y / p_y)",
+        ),
         "confident": Threshold(
             0.9, "mean largest softmax probability: a right row then costs <= 0.11 nats (module docstring)"
         ),
     }
 
+    def __init__(self) -> None:
+        self._last: dict | None = None  # the latest sample's output values
+
     def update(self, ctx, values) -> None:
-        out = values["output"]
-        if not out:
+        if "output" not in values:  # epoch end
+            if self._last is not None:
+                self._judge(ctx, self._last, key="epoch", record=False)
             return
+        if not values["output"]:
+            return
+        self._last = {k: values.get(k) for k in ("output", "output_grad_ratio", "output_shift_ratio")}
+        self._judge(ctx, self._last)
+
+    def _judge(self, ctx, values, key: str = "", record: bool = True) -> None:
+        out = values["output"]
         simplex, width, confidence = out[0]
         lt = ctx.loss
         if width < 2 or len(lt) < 3 * WINDOW:
@@ -101,15 +125,23 @@ class SoftmaxOutput(Indicator):
         eps = self.t("band")
         inside = lt.low >= (1 - eps) * bound and lt.high <= (1 + eps) * probability_ceiling(c)
         if simplex > 0.5:
-            # probabilities for certain; a loss that takes their log (NLLLoss) leaves the band below
+            # probabilities for certain; a loss that takes their log (NLLLoss) leaves the band below, and its
+            # gradient rows do not sum to zero
+            shift = (values.get("output_shift_ratio") or [math.nan])[0]
+            invariant = shift < self.t("shift")
             pinned = inside and best >= self.t("near_floor") * bound
-            pinned = pinned and (flat or recent <= self.t("at_floor") * bound)
-            where = "the model's outputs are probability vectors"
+            pinned = pinned and (flat or recent <= self.t("at_floor") * bound or invariant)
+            where = "the model's outputs are probability vectors" + (
+                " and the loss ignores a constant added to them (it applies a softmax of its own)"
+                if invariant
+                else ""
+            )
         else:
             ratio = values.get("output_grad_ratio") or [math.nan]
-            ctx.record("output_confidence", confidence)
-            if math.isfinite(ratio[0]):
-                ctx.record("output_grad_ratio", ratio[0])
+            if record:
+                ctx.record("output_confidence", confidence)
+                if math.isfinite(ratio[0]):
+                    ctx.record("output_grad_ratio", ratio[0])
             confident = inside and flat and confidence >= self.t("confident")
             shrunk = inside and ratio[0] < self.t("grad_ratio") and lt.stuck()
             pinned = confident or shrunk
@@ -121,7 +153,7 @@ class SoftmaxOutput(Indicator):
                 "on them gives (a softmax's Jacobian in between), and every step's loss stayed inside the band "
                 "that cross-entropy on probabilities is confined to"
             )
-        if ctx.persist(pinned):
+        if ctx.persist(pinned, key=key):
             ctx.status("warning", recent, f"loss {recent:.3g} held above the bound {bound:.3g}")
             ctx.fire(
                 "softmax_before_loss",
