@@ -4,6 +4,10 @@
     python scripts/corpus_parts.py export                 # write what the store has finished as the next part
     python scripts/corpus_parts.py revalidate             # drop the runs whose validation draw changed
 
+``revalidate`` is for parts written before validation followed the test split's class priors: it drops every
+imbalanced run of a naturally imbalanced task (a second call drops the re-run ones again), and ``generate``
+re-runs them with their ids.
+
 Generation spans sessions and machines: the runs already shipped in ``src/traindx/data/corpus/tasks_causes``
 are skipped by run id, so a fresh machine with an empty store carries on where the parts end, and a part is
 written after every chunk, so an interrupted job loses at most one chunk. The spec orders runs in balanced
