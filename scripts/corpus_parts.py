@@ -2,6 +2,11 @@
 
     python scripts/corpus_parts.py generate --minutes 60 [--chunk 200] [--workers 1]
     python scripts/corpus_parts.py export                 # write what the store has finished as the next part
+    python scripts/corpus_parts.py revalidate             # drop the runs whose validation draw changed
+
+``revalidate`` is for parts written before validation followed the test split's class priors: it drops every
+imbalanced run of a naturally imbalanced task (a second call drops the re-run ones again), and ``generate``
+re-runs them with their ids.
 
 Generation spans sessions and machines: the runs already shipped in ``src/traindx/data/corpus/tasks_causes``
 are skipped by run id, so a fresh machine with an empty store carries on where the parts end, and a part is
@@ -47,6 +52,29 @@ def export(store: RunStore, spec) -> None:
     )
 
 
+def stale_validation_ids(runs) -> set[str]:
+    """Imbalanced runs of naturally imbalanced tasks: their validation set was drawn balanced before the
+    runner drew it with the test split's class priors (``conditions.validation_weights``), so they re-run."""
+    import numpy as np
+
+    from traindx.errors import InputError
+    from traindx.experiments.conditions import BALANCED_TV
+    from traindx.experiments.tasks import load
+
+    imb = runs[(runs["imbalance"] < 1.0) & runs["val_balanced"].fillna(False).astype(bool)]
+    stale: set[str] = set()
+    for task, group in imb.groupby("dataset"):
+        try:
+            ds = load(task)
+        except InputError as exc:  # say so: its runs stay as they are
+            print(f"skipped {task}: {str(exc).splitlines()[0]}")
+            continue
+        prior = np.bincount(ds.y_test, minlength=ds.n_classes) / len(ds.y_test)
+        if 0.5 * np.abs(prior - 1.0 / ds.n_classes).sum() > BALANCED_TV:
+            stale |= set(group["run_id"])
+    return stale
+
+
 def generate(store: RunStore, spec, minutes: float, chunk: int, workers: int) -> None:
     from traindx.experiments.runner import run_id
     from traindx.experiments.sweep import run_sweep
@@ -69,7 +97,7 @@ def generate(store: RunStore, spec, minutes: float, chunk: int, workers: int) ->
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("generate", "export"), nargs="?", default="export")
+    ap.add_argument("mode", choices=("generate", "export", "revalidate"), nargs="?", default="export")
     ap.add_argument("--store", default=str(ROOT / "corpus_store" / "tasks_causes.duckdb"))
     ap.add_argument("--minutes", type=float, default=60.0, help="stop starting chunks after this long")
     ap.add_argument("--chunk", type=int, default=200, help="runs per exported part")
@@ -79,5 +107,10 @@ if __name__ == "__main__":
     spec, store = load_spec(SPEC), RunStore(args.store)
     if args.mode == "generate":
         generate(store, spec, args.minutes, args.chunk, args.workers)
+    elif args.mode == "revalidate":
+        from traindx.experiments.corpus import drop_runs
+
+        stale = stale_validation_ids(load_parts(OUT)[0])
+        print(f"dropped {drop_runs(OUT, stale)} runs; `generate` re-runs them with the same ids")
     else:
         export(store, spec)

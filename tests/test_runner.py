@@ -93,3 +93,16 @@ def test_balanced_validation_set_for_an_imbalanced_run():
     assert run_id({**TINY, "imbalance": 0.1, "val_balanced": True}) != run_id({**TINY, "imbalance": 0.1})
     with pytest.raises(InputError, match="val_balanced"):
         canonical_config({**TINY, "val_balanced": "yes"})
+
+
+def test_validation_follows_the_test_split_on_a_naturally_imbalanced_task():
+    # blood_transfusion's test split is about 76/24: an imbalanced run validates on that mix, not on 50/50,
+    # so validation and test differ in class priors only where the test set is shifted
+    cfg = canonical_config({**TINY, "dataset": "blood_transfusion", "model": "mlp", "n_train": 300,
+                            "val_size": 100, "imbalance": 0.1, "val_balanced": True, "cap_to_task": True})  # fmt: skip
+    t = prepare_data(cfg)
+    test_share = np.bincount(t["y_test"], minlength=2) / len(t["y_test"])
+    val_share = np.bincount(t["y_val"], minlength=2) / len(t["y_val"])
+    assert abs(test_share[0] - 0.5) > 0.2 and np.abs(val_share - test_share).max() < 0.02
+    train_share = np.bincount(t["y_train"], minlength=2) / len(t["y_train"])
+    assert np.abs(train_share - test_share).max() > 0.1  # training keeps the applied imbalance

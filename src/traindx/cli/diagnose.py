@@ -90,6 +90,13 @@ def diagnose(
         ) from exc
     for notice in curves.attrs.get("notices", []):
         console.print(f"note: {notice}", markup=False, highlight=False, soft_wrap=True)
+    unshown = sorted(result.attrs.get("causes_not_judged", {}))
+    if unshown:
+        console.print(
+            f"causes not judged on any run (the curves do not show them: on tasks held out when the model was "
+            f"fitted, no call reached the target precision): {', '.join(unshown)}",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
     if details if details is not None else len(result) <= DETAIL_RUNS:
         for table in _diagnosis_tables(result):
             console.print(table)

@@ -178,6 +178,8 @@ def _diagnose_task_free(diag, curves, at_epoch, runs) -> pd.DataFrame:
     out["drivers"] = [
         "; ".join(f"{lbl}: {col[i]}" for lbl, col in driver_text.items() if col[i]) for i in range(len(X))
     ]
+    # causes the model never names, on any run: the curves did not show them on tasks held out at fit time
+    out.attrs["causes_not_judged"] = {lbl.removeprefix("cause_"): why for lbl, why in diag.left_out_.items()}
     return out
 
 
@@ -195,7 +197,9 @@ def diagnose(
     heading; ``cause_*``: the likely applied condition), ``p_<label>`` probabilities, ``advice``, ``drivers``
     (what drove each raised call) and ``not_judged`` (per label left unjudged, why). A label is not judged
     (probability NaN, call False) when the run does not log a metric it needs or, for forecasts and causes,
-    when the curve is unlike the corpus the model was fitted on.
+    when the curve is unlike the corpus the model was fitted on. Causes the curves do not show (on tasks held
+    out at fit time no threshold reached the target precision) are never named; with the task-free model,
+    ``result.attrs["causes_not_judged"]`` maps each of them to the reason.
 
     ``model`` defaults to the task-free diagnoser shipped with traindx
     (:func:`traindx.diagnose.default.default_diagnoser`), which reads thresholds of its own; ``threshold``

@@ -183,6 +183,8 @@ def make_trees(random_state: int = 0, max_iter: int = 150):
 
 
 THRESHOLDS = np.round(np.arange(0.1, 0.951, 0.025), 3)
+#: a precision is read only from at least this many calls (at 20 calls one wrong call moves it by 0.05)
+MIN_CALLS = 20
 
 
 def _band(y: np.ndarray, p: np.ndarray, now: np.ndarray) -> tuple[float, float, float]:
@@ -207,6 +209,7 @@ def fit_task_free(
     choose_rows: dict[str, np.ndarray] | None = None,
     cause_precision: float = 0.85,
     cause_recall: float = 0.25,
+    fold_precision: float = 0.80,
     inner_folds: int = 3,
     max_iter: int = 150,
     random_state: int = 0,
@@ -216,15 +219,17 @@ def fit_task_free(
     ``groups`` (one per row: the task) groups the inner folds whose out-of-fold scores calibrate each label and
     choose its threshold; ``choose_rows`` (label family "final"/"cause" -> row mask) restricts which rows the
     threshold is chosen on. A forecast keeps persistence when its trees' out-of-fold F1 is below persistence's;
-    a cause is named when some threshold reaches ``cause_precision`` out of fold at recall >= ``cause_recall``.
+    a cause is named when some threshold reaches ``cause_precision`` out of fold at recall >= ``cause_recall``
+    and ``fold_precision`` (the precision a named cause must hold on other people's tasks) on every inner fold.
     """
     from threadpoolctl import threadpool_limits
 
     # one thread: histogram sums in another order could move a split, and the shipped file must be reproducible
     with threadpool_limits(1):
         return _fit(
-            X, y, groups, choose_rows, cause_precision, cause_recall, inner_folds, max_iter, random_state
-        )
+            X, y, groups, choose_rows, cause_precision, cause_recall, fold_precision, inner_folds, max_iter,
+            random_state,
+        )  # fmt: skip
 
 
 def _persist(diag: TaskFreeDiagnoser, label: str, report: dict) -> None:
@@ -234,7 +239,18 @@ def _persist(diag: TaskFreeDiagnoser, label: str, report: dict) -> None:
     diag.fit_report_[label] = report
 
 
-def _fit(X, y, groups, choose_rows, cause_precision, cause_recall, inner_folds, max_iter, random_state):
+def _fit(
+    X,
+    y,
+    groups,
+    choose_rows,
+    cause_precision,
+    cause_recall,
+    fold_precision,
+    inner_folds,
+    max_iter,
+    random_state,
+):
     from sklearn.model_selection import GroupKFold
 
     X = X.reindex(columns=list(FEATURES))
@@ -242,7 +258,8 @@ def _fit(X, y, groups, choose_rows, cause_precision, cause_recall, inner_folds, 
     never = np.isnan(Xv).all(axis=0)
     Xv[:, never] = 0.0  # a feature no training row has cannot be split on; the binner needs one value
     diag = TaskFreeDiagnoser(max_iter=max_iter, random_state=random_state, cause_precision=cause_precision,
-                             cause_recall=cause_recall, inner_folds=inner_folds)  # fmt: skip
+                             cause_recall=cause_recall, fold_precision=fold_precision,
+                             inner_folds=inner_folds)  # fmt: skip
     diag.feature_names_in_ = np.asarray(FEATURES, dtype=object)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a feature never logged has no median: 0 stands in
@@ -313,19 +330,33 @@ def _fit(X, y, groups, choose_rows, cause_precision, cause_recall, inner_folds, 
             diag.bands_[label] = lo
         else:
             chosen = None
+            fold_rows = [np.isin(np.flatnonzero(rows), te) for _, te in folds]
             for th, f1 in zip(THRESHOLDS, f1s, strict=True):
                 call = p[rows] >= th
                 tp = float((call & yt).sum())
                 prec = tp / max(1.0, float(call.sum()))
                 rec = tp / max(1.0, float(yt.sum()))
-                if call.sum() >= 20 and prec >= cause_precision and rec >= cause_recall:
+                # as for forecasts, the precision must hold on every inner fold of held-out tasks (that makes
+                # MIN_CALLS calls), not only on their pool: one group of easy tasks must not carry a cause
+                worst = min(
+                    (float((call[m] & yt[m]).sum()) / float(call[m].sum()) for m in fold_rows
+                     if call[m].sum() >= MIN_CALLS),
+                    default=prec,
+                )  # fmt: skip
+                if (
+                    call.sum() >= MIN_CALLS
+                    and prec >= cause_precision
+                    and rec >= cause_recall
+                    and worst >= fold_precision
+                ):
                     chosen = (float(th), prec, rec, float(f1))
                     break
             if chosen is None:
                 best = int(np.argmax(f1s))
                 diag.left_out_[label] = (
-                    f"on tasks held out at fit time no threshold reaches precision {cause_precision:.2f} at "
-                    f"recall {cause_recall:.2f} (best F1 {f1s[best]:.2f}): the curves do not show it reliably"
+                    f"on tasks held out at fit time no threshold reaches precision {cause_precision:.2f} (and "
+                    f"{fold_precision:.2f} on every group of them) at recall {cause_recall:.2f} (best F1 "
+                    f"{f1s[best]:.2f}): the curves do not show it reliably"
                 )
                 diag.fit_report_[label] = {**report, "best_oof_f1": float(f1s[best])}
                 continue

@@ -76,6 +76,34 @@ def stratified_sample(
     return rng.permutation(out)
 
 
+# A test split whose class priors are within this total-variation distance of uniform counts as balanced:
+# a prior change of total variation d moves an accuracy by at most d, and 0.05 is the smallest val - test gap
+# the dataset_shift rule calls (traindx.curves.labels), so a smaller difference cannot make it fire alone.
+BALANCED_TV = 0.05
+
+
+def validation_weights(y_rest: np.ndarray, y_test: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class weights for :func:`stratified_sample` on ``y_rest`` so a validation set follows the test
+    split's class priors: equal counts per class when the test split is balanced (within
+    :data:`BALANCED_TV`), the test split's own proportions when the task is naturally imbalanced.
+
+    Example:
+        >>> import numpy as np
+        >>> rest = np.repeat([0, 1], [300, 300])
+        >>> w = validation_weights(rest, np.repeat([0, 1], [80, 20]), 2)  # an 80/20 task
+        >>> np.bincount(rest[stratified_sample(rest, 50, 0, w)]).tolist()
+        [40, 10]
+        >>> w = validation_weights(rest, np.repeat([0, 1], [51, 49]), 2)  # balanced: equal counts
+        >>> np.bincount(rest[stratified_sample(rest, 50, 0, w)]).tolist()
+        [25, 25]
+    """
+    left = np.bincount(y_rest, minlength=n_classes).astype(float)
+    prior = np.bincount(y_test, minlength=n_classes) / max(len(y_test), 1)
+    if 0.5 * np.abs(prior - 1.0 / n_classes).sum() <= BALANCED_TV:
+        prior = np.ones(n_classes)
+    return np.divide(prior, left, out=np.zeros_like(left), where=left > 0)
+
+
 def add_label_noise(
     y: np.ndarray, fraction: float, n_classes: int, rng: int | np.random.Generator
 ) -> np.ndarray:

@@ -83,6 +83,29 @@ def export_part(store, folder: str | os.PathLike, keep: set[str] | None = None) 
     return Path(f"{stem}_runs.parquet"), len(runs)
 
 
+def drop_runs(folder: str | os.PathLike, ids: set[str]) -> int:
+    """Remove the runs ``ids`` from every part in ``folder`` (their curves and signals too), so the next
+    export ships them again once re-run; the parts keep their names and order. Returns the runs removed."""
+    removed = 0
+    for part in _parts(Path(folder)):
+        runs = pd.read_parquet(part)
+        hit = runs["run_id"].isin(ids)
+        if not hit.any():
+            continue
+        removed += int(hit.sum())
+        for kind in ("runs", "epochs", "signals"):
+            path = Path(str(part).replace("_runs.parquet", f"_{kind}.parquet"))
+            if not path.is_file():
+                continue
+            df = pd.read_parquet(path)
+            tmp = Path(f"{path}.tmp")
+            df[~df["run_id"].isin(ids)].reset_index(drop=True).to_parquet(
+                tmp, index=False, compression="zstd"
+            )
+            tmp.replace(path)
+    return removed
+
+
 def load_parts(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``(runs, curves, signals)`` of every part in ``folder``."""
     folder = Path(folder)
@@ -175,7 +198,8 @@ The eight applied conditions follow orthogonal two-level blocks (`[parts.factori
 uncorrelated, and row 0 applies none (a healthy baseline). The four modalities share the condition rows and
 the sweep alternates between them, so any complete round of blocks is exactly balanced; the task is a random
 draw within its modality. Applied means: train_fraction 0.25 or 0.05; imbalance 0.3 or 0.1 (half of the
-classes kept at that rate; validation drawn balanced, the test split the task's own); label_noise 0.2 or 0.5;
+classes kept at that rate; validation drawn with the test split's class priors: balanced on a balanced task,
+the task's own on a naturally imbalanced one); label_noise 0.2 or 0.5;
 capacity tiny, small or large (1/16, 1/4, 4 x the family's default width; healthy: medium); lr_scale 0.003,
 0.03, 10 or 100 x Adam's 1e-3; weight_decay 1e-3 or 1e-2; dropout 0.3 or 0.5; and a test-time shift suited to
 the modality (tables: noise, scale, missing, subpopulation; images: noise, blur, rotate, invert; text:

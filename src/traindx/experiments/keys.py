@@ -172,7 +172,7 @@ KEYS: tuple[Key, ...] = (
     Key("shift", "str", "none", "test-time shift", choices=_lazy("traindx.experiments.conditions", "SHIFTS")),
     Key("shift_strength", "float", None, "shift strength; default per shift", low=0, nullable=True),
     Key("eval_subset", "int", 1000, "examples evaluated per split and epoch", low=1),
-    Key("val_balanced", "bool", False, "draw an imbalanced run's validation set balanced", in_id=False),
+    Key("val_balanced", "bool", False, "draw an imbalanced run's validation set with the test split's class priors", in_id=False),
     Key("target", "str", None, "label column of a table task (dataset = a CSV / Parquet path)", nullable=True,
         in_id=False),
     Key("capacity", "str", None, "model size as a multiple of the family's default width", nullable=True,

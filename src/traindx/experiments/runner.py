@@ -6,9 +6,11 @@ of the canonical config, so a rerun of the same config is recognised. Data flow 
 1. draw a training pool of ``n_train + val_size`` examples from the training split, with class proportions set
    by ``imbalance`` (half of the classes kept at that fraction), then randomise ``label_noise`` of its labels;
 2. hold out a stratified validation set of ``val_size`` from that pool (same distribution as train, no shift);
-   with ``val_balanced = true`` an imbalanced run draws its validation set balanced instead, from examples
-   outside its training pool, so validation and test share one class distribution and a val - test gap means
-   a shifted test set, not a label (prior) shift;
+   with ``val_balanced = true`` an imbalanced run draws its validation set with the test split's class
+   distribution instead (balanced on a balanced task, the task's own priors on a naturally imbalanced one;
+   :func:`~traindx.experiments.conditions.validation_weights`), from examples outside its training pool, so
+   validation and test share one class distribution and a val - test gap means a shifted test set, not a
+   label (prior) shift;
 3. the test set is the dataset's own (balanced) test split, a stratified subset of ``eval_subset`` examples,
    with the test-time ``shift`` applied; so an imbalanced run is still judged on balanced data, as the
    learning-curve meta-classifier study did;
@@ -195,9 +197,10 @@ def prepare_data(cfg: dict[str, Any]) -> dict[str, np.ndarray]:
     if cfg.get("val_balanced"):
         train_src = C.stratified_sample(ds.y_train, cfg["n_train"], r_pool, weights)
         rest = np.setdiff1d(np.arange(len(ds.y_train)), train_src)
-        left = np.bincount(ds.y_train[rest], minlength=ds.n_classes).astype(float)
-        even = np.divide(1.0, left, out=np.zeros_like(left), where=left > 0)  # equal counts per class
-        val_src = rest[C.stratified_sample(ds.y_train[rest], cfg["val_size"], r_split, even)]
+        # validation follows the test split's class priors (balanced on a balanced task), so val - test
+        # moves only with a shifted test set, never with the task's own class distribution
+        prior = C.validation_weights(ds.y_train[rest], ds.y_test, ds.n_classes)
+        val_src = rest[C.stratified_sample(ds.y_train[rest], cfg["val_size"], r_split, prior)]
         pool = np.concatenate([train_src, val_src])
         val = np.arange(cfg["n_train"], len(pool))
     else:
