@@ -161,11 +161,11 @@ class MetaSampler(SurrogateSampler):
         known to rank this study's trials (``agreement_``: the larger of the knowledge's trust and the own
         forest's out-of-bag agreement, Kendall taus): knowledge that ranks the trials poorly would otherwise
         still decide most proposals, and random search would do better. Without knowledge the surrogate is
-        the study's own forest, exploited as SMAC does. At least a share ``random_fraction`` stays random.
+        the study's own forest, exploited as SMAC does (``sample_relative``). At least a share
+        ``random_fraction`` stays random.
         (The rule was chosen on the many-task corpus's design tasks: benchmarks/RESULTS.md, "search on
         held-out corpus tasks".)"""
-        cap = 1.0 - self.random_fraction
-        return cap if surrogate.trust_ <= 0 else float(min(surrogate.agreement_, cap))
+        return float(min(surrogate.agreement_, 1.0 - self.random_fraction))
 
     def sample_relative(self, study, trial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
@@ -177,6 +177,7 @@ class MetaSampler(SurrogateSampler):
             return {}
         n_done = self._fitted_on
         kappa = self.kappa
+        follow = True
         if n_done < self.n_startup_trials:
             # still exploring: follow the sources as often as they are trusted (their task similarity, then
             # their agreement with this study's trials), else draw at random. Following them means proposing
@@ -185,13 +186,18 @@ class MetaSampler(SurrogateSampler):
             if self._rng.random() >= surrogate.trust_:
                 return {}
             kappa = 0.0
-        follow = n_done < self.n_startup_trials or self._rng.random() < self._follow_probability(surrogate)
+        elif surrogate.trust_ <= 0:
+            # no knowledge carries weight: the study's own forest, exploited as SMAC does
+            if self._rng.random() < self.random_fraction:
+                return {}
+        elif self._rng.random() >= self._follow_probability(surrogate):
+            follow = False
         seed = int(self._rng.integers(2**31))
         cand = sample_candidates(search_space, self.n_candidates, seed=seed)
         if follow:
             mean, std = surrogate.predict(cand)
             score = mean + kappa * std
-        else:  # a random configuration, among those not tried yet
+        else:  # a random configuration, among those not tried yet (in a discrete space a repeat is likely)
             score = self._rng.random(len(cand))
         # a configuration already tried teaches nothing new (and in a discrete space the surrogate's best
         # would be proposed again and again): its candidates are ruled out
