@@ -443,16 +443,50 @@ def corpus_tasks_predictor(report: list[str]) -> None:
     t0 = time.perf_counter()
     runs, curves = load_corpus(MANY_TASK)
     runs = runs[runs["status"] == "finished"].reset_index(drop=True)
-    table = leave_task_out(runs, curves, PerformancePredictor())
+    table = leave_task_out(runs, curves, PerformancePredictor()).merge(seed_ceiling(runs, curves), on="task")
     print(f"\n## predictor (PerformancePredictor(), forest), leave-task-out over the corpus's "
           f"{runs['dataset'].nunique()} tasks ({len(runs)} runs, {time.perf_counter() - t0:.0f}s)")  # fmt: skip
-    for name, part in (("report tasks", table[table.task.isin(report)]), ("all tasks", table)):
+    design = table[~table.task.isin(report)]
+    for name, part in (("design tasks", design), ("report tasks", table[table.task.isin(report)]), ("all tasks", table)):  # fmt: skip
         med = part.median(numeric_only=True)
         print(
             f"{name:12s} ({len(part)}): median spearman={med['spearman']:.3f} "
-            f"sparse_kendall={med['sparse_kendall']:.3f} coverage80={med['coverage']:.2f}"
+            f"sparse_kendall={med['sparse_kendall']:.3f} coverage80={med['coverage']:.2f} "
+            f"seed_vs_seed={med['seed_spearman']:.3f} ceiling={med['ceiling']:.3f}"
         )
     print("per task: " + " ".join(f"{t}={r:.2f}" for t, r in zip(table.task, table.spearman, strict=True)))
+
+
+# run-table columns that do not describe a configuration (bookkeeping, timing, what the run measured)
+NOT_CONFIG = ("run_id", "seed", "status", "created_at", "part", "train_seconds", "eval_seconds", "wall_seconds",
+              "n_params", "n_train_used", "signals", "val_balanced", "test_balanced", "eval_subset", "val_size")  # fmt: skip
+
+
+def seed_ceiling(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Per task: the mean Spearman between two seeds of the same configurations (``seed_spearman``) and its
+    square root (``ceiling``), the reliability index: the within-task Spearman that the configurations' true
+    mean results would reach against single runs (Spearman, Am. J. Psychol. 1904, correction for
+    attenuation); no predictor of single runs can be expected above it."""
+    from itertools import combinations
+
+    from scipy.stats import spearmanr
+
+    t = targets(curves)
+    runs = runs[runs["run_id"].isin(t.index)].reset_index(drop=True)
+    cols = [c for c in runs.columns if c not in NOT_CONFIG]
+    key = pd.util.hash_pandas_object(runs[cols], index=False).to_numpy()
+    frame = pd.DataFrame({"task": runs["dataset"].astype(str), "key": key,
+                          "y": t.loc[runs["run_id"], "final"].to_numpy()})  # fmt: skip
+    frame["rep"] = frame.groupby("key").cumcount()
+    rows = []
+    for task, g in frame.groupby("task"):
+        wide = g.pivot(index="key", columns="rep", values="y")
+        pairs = [
+            spearmanr(wide[a], wide[b], nan_policy="omit").statistic for a, b in combinations(wide.columns, 2)
+        ]
+        r = float(np.nanmean(pairs)) if pairs else float("nan")
+        rows.append({"task": task, "seed_spearman": r, "ceiling": float(np.sqrt(max(r, 0.0)))})
+    return pd.DataFrame(rows)
 
 
 def corpus_tasks_benchmark(args) -> None:

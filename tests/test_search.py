@@ -98,6 +98,32 @@ def test_predictor_with_prefix_uses_the_curve():
     assert out.shape == (3,)
 
 
+def test_relative_predictor_keeps_levels_and_transfers_rankings():
+    # six tasks share which configurations are better but differ in how accurate they are
+    parts = []
+    for t in range(6):
+        runs, curves = synthetic_corpus(80, seed=t)
+        runs = runs.assign(dataset=f"task_{t}", run_id=runs["run_id"] + f"_t{t}")
+        curves = curves.assign(run_id=curves["run_id"] + f"_t{t}", val_acc=curves["val_acc"] - 0.05 * t)
+        parts.append((runs, curves))
+    runs = pd.concat([p[0] for p in parts], ignore_index=True)
+    curves = pd.concat([p[1] for p in parts], ignore_index=True)
+    held = runs["dataset"] == "task_2"
+    pred = PerformancePredictor(n_estimators=20, landmarkers=False).fit(runs[~held], curves)
+    assert pred.relative_ and set(pred.levels_) == {f"task_{t}" for t in (0, 1, 3, 4, 5)}
+    truth = targets(curves).loc[runs["run_id"], "final"].to_numpy()
+    seen = runs["dataset"] == "task_1"
+    mean = pred.predict(runs[seen])
+    assert np.median(np.abs(mean - truth[seen.to_numpy()])) < 0.03  # a seen task keeps its own level
+    mean, std = pred.predict(runs[held], return_std=True)
+    y = truth[held.to_numpy()]
+    assert spearmanr(mean, y).statistic > 0.85  # the ranking transfers to an unseen task
+    # an unseen task's level is unknown: the calibrated interval widens to cover it
+    assert 0.6 <= np.mean(np.abs(y - mean) <= 1.2816 * std) <= 1.0
+    with pytest.raises(InputError, match="prefix"):
+        PerformancePredictor(prefix=True, relative=True).fit(runs, curves)
+
+
 def test_predictor_bad_input():
     runs, curves = synthetic_corpus(10)
     with pytest.raises(InputError, match="model must be one of"):

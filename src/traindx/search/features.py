@@ -29,6 +29,7 @@ from traindx.experiments import vocabulary as V
 MODELS = V.MODELS
 OPTIMIZERS = V.OPTIMIZERS
 ACTIVATIONS = V.ACTIVATIONS
+SCHEDULES = V.SCHEDULES
 SHIFTS = V.SHIFTS
 ARCH_DEFAULTS = V.ARCH_DEFAULTS
 # name -> (input shape, classes, training examples available) of the first corpora's datasets; any other task's
@@ -77,6 +78,7 @@ def feature_names(landmarkers: bool = True) -> list[str]:
     ]  # fmt: skip
     names += [f"model={m}" for m in MODELS] + [f"optimizer={o}" for o in OPTIMIZERS]
     names += [f"activation={a}" for a in ACTIVATIONS] + [f"shift={s}" for s in SHIFTS]
+    names += [f"schedule={s}" for s in SCHEDULES]
     if landmarkers:
         names += list(LANDMARKERS)
     return names
@@ -269,6 +271,8 @@ def featurize_configs(configs: pd.DataFrame, landmarkers: bool = True) -> np.nda
     parts.append(_one_hot(_codes(configs, "optimizer", "adam", OPTIMIZERS), len(OPTIMIZERS)))
     parts.append(_one_hot(_codes(configs, "activation", "relu", ACTIVATIONS), len(ACTIVATIONS)))
     parts.append(_one_hot(shift, len(SHIFTS)))
+    # the learning-rate schedule: a run table leaves it unset (NaN) for the constant schedule
+    parts.append(_one_hot(_codes(configs, "schedule", "constant", SCHEDULES), len(SCHEDULES)))
     if landmarkers:
         used = np.unique(data)
         lm = np.zeros((len(names), len(LANDMARKERS)))

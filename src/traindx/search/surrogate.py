@@ -10,7 +10,9 @@ heaviest sources form the knowledge prediction; ``trust_`` is how well that comb
 study's trials (the same shrinkage), so a lucky single source among many cannot make the knowledge look
 trustworthy. The study's own forest is weighted by its out-of-fold agreement. With no transferable knowledge
 ``trust_`` falls to zero as trials accumulate and the surrogate is the study's own forest alone; a sampler
-reads ``trust_`` as how often to follow the knowledge while it would otherwise still explore.
+reads ``trust_`` as how often to follow the knowledge while it would otherwise still explore, and
+``agreement_`` (the larger of ``trust_`` and the own forest's agreement) as how often to follow the surrogate
+after that.
 
 Example:
     >>> import pandas as pd
@@ -164,12 +166,16 @@ class TransferSurrogate:
             self.trust_ = _shrunk(prior_trust, max(_tau(combined, y), 0.0), n)
         self._refit_knowledge({m.name: weights[m.name] for m in self.active_})
         self.own_weight_ = 0.0
+        # how well the surrogate is known to rank this study's trials: the knowledge's trust or the own
+        # forest's out-of-bag agreement, whichever is larger (before an unproven own forest is given weight)
+        self.agreement_ = self.trust_
         if n >= MIN_AGREEMENT:
             self.own_ = _forest(self.n_estimators, self.seed, oob=n >= MIN_OWN_CV)
             with warnings.catch_warnings():  # a trial no tree left out has no out-of-bag prediction
                 warnings.simplefilter("ignore", UserWarning)
                 self.own_.fit(np.nan_to_num(X, nan=-1.0), y)
             self.own_weight_ = self._own_agreement(X, y)
+            self.agreement_ = max(self.trust_, self.own_weight_)
             if self.trust_ <= 0 and self.own_weight_ <= 0:
                 self.own_weight_ = 1.0  # nothing transfers, the own forest is unproven: exploit it anyway
         self.weights_ = {**weights, "own": self.own_weight_}
