@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -225,10 +226,21 @@ class Monitor:
         val_loss: float | None = None,
         train_acc: float | None = None,
         val_acc: float | None = None,
+        val_size: int | None = None,
     ) -> None:
-        """Record end-of-epoch metrics (any subset) and run the epoch-level rules (over/underfitting)."""
+        """Record end-of-epoch metrics (any subset) and run the epoch-level rules (over/underfitting).
+
+        ``val_size``: the number of validation examples behind ``val_acc``, if known; it sets how far from
+        chance a validation accuracy can be by sampling noise alone.
+        """
         if self._closed:
             return
+        if val_size is not None and (
+            not isinstance(val_size, numbers.Integral) or isinstance(val_size, bool) or val_size < 1
+        ):
+            raise InputError(
+                f"val_size is the number of validation examples (a positive int), got {val_size!r}"
+            )
         t0 = time.perf_counter()
         metrics = {
             k: float(v)
@@ -246,6 +258,8 @@ class Monitor:
         self._at = self._step
         for name, value in metrics.items():
             self._record(self._step, name, value)
+        if val_size is not None:
+            metrics["val_size"] = float(val_size)  # for the rules, not a signal of the record
         self._emit("epoch", metrics)
         self.writers.flush(self)
         if self._schedule.wants_sample() and not self._probe.armed and "collection" not in self._disabled:
