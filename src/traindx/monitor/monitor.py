@@ -137,6 +137,7 @@ class Monitor:
         self._snap_opt = 0
         self._unchanged_checks = 0
         self._opt_seen = 0
+        self._opt_before_last: int | None = None  # optimizer steps before the last step() call's
         self._reads = 0
         self._closed = False
         self._status: dict[str, IndicatorStatus] = {}
@@ -204,6 +205,7 @@ class Monitor:
             if sampled:
                 self._probe.disarm()
         opt_before, self._opt_seen = self._opt_seen, self._probe.optimizer_steps
+        self._opt_before_last = opt_before
         self._step = k + 1
         hook_s = self._probe.take_hook_time()
         t1 = time.perf_counter()
@@ -266,7 +268,9 @@ class Monitor:
             # the epoch-end rules need one steady sample (Schedule.wants_sample): the next step is it
             self._probe.arm()
             try:
-                self._prepare(self._step - 1)
+                # with the last step's optimizer count, so that this sample also checks that gradients reset
+                # (often a short run's first sample after step 0, and the only one on a loaded machine)
+                self._prepare(self._step - 1, self._opt_before_last)
             except Exception as exc:  # noqa: BLE001
                 self._disable("collection", exc, self._step)
         self._schedule.charge(time.perf_counter() - t0)
