@@ -274,3 +274,30 @@ def test_validation_at_chance_while_training_accuracy_rises_is_overfitting():
     assert "overfitting" not in _chance_run(slow, val_size=1000)
     with pytest.raises(InputError, match="val_size"):
         _chance_run([(0.5, 0.5)], val_size=0)
+
+
+def _sparse_run(zero_grad: bool) -> set[str]:
+    """Adam on a fixed batch; the budget samples step 0 only (a loaded machine), then an epoch end asks for one."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    mon = tdx.Monitor(net, opt)
+    mon._schedule.due = lambda k: k == 0
+    x, y = torch.randn(32, 8), torch.randint(0, 4, (32,))
+    for i in range(14):
+        if zero_grad:
+            opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        mon.step(loss)
+        if i == 11:
+            mon.epoch_end(train_loss=float(loss))
+    mon.close()
+    return {f.code for f in mon.findings}
+
+
+def test_the_epoch_end_sample_checks_that_gradients_reset():
+    # the only sample after step 0 is the one an epoch end asks for: it carries the kept-gradient check
+    assert "missing_zero_grad" in _sparse_run(zero_grad=False)
+    assert "missing_zero_grad" not in _sparse_run(zero_grad=True)
