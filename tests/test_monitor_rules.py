@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import traindx as tdx
+from traindx.errors import InputError
 from traindx.monitor.indicators.softmax_output import probability_ceiling, probability_floor
 from traindx.monitor.loss_track import LossTrack
 
@@ -244,3 +245,59 @@ def test_a_ratio_measured_before_the_learning_rate_changed_is_not_judged_at_epoc
 
     mon = _epochs(model, opt, on_epoch=warm)
     assert "lr_too_low" not in {f.code for f in mon.findings}
+
+
+def _chance_run(rows, val_size=None):
+    """A 10-class model seen on one sampled step, then epoch ends of (train_acc, val_acc)."""
+    torch.manual_seed(0)
+    net = nn.Linear(4, 10)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    mon = tdx.Monitor(net, opt, every=1)
+    loss = nn.functional.cross_entropy(net(torch.randn(8, 4)), torch.randint(0, 10, (8,)))
+    loss.backward()
+    opt.step()
+    mon.step(loss)
+    for tr, va in rows:
+        mon.epoch_end(train_acc=tr, val_acc=va, val_size=val_size)
+    mon.close()
+    return {f.code for f in mon.findings}
+
+
+def test_validation_at_chance_while_training_accuracy_rises_is_overfitting():
+    # random labels (Zhang et al. 2017): train accuracy leaves 1/10, validation stays within noise of it
+    rising = [(0.10, 0.11), (0.135, 0.075), (0.167, 0.113), (0.196, 0.116), (0.22, 0.119)]
+    assert "overfitting" in _chance_run(rising, val_size=1000)
+    # the same numbers on an unknown validation size (100 assumed, a margin of 0.09): within noise, silent
+    assert "overfitting" not in _chance_run(rising)
+    # a slow starter: two epochs at chance, then validation follows training: silent
+    slow = [(0.15, 0.10), (0.2, 0.11), (0.45, 0.40), (0.6, 0.58), (0.7, 0.68)]
+    assert "overfitting" not in _chance_run(slow, val_size=1000)
+    with pytest.raises(InputError, match="val_size"):
+        _chance_run([(0.5, 0.5)], val_size=0)
+
+
+def _sparse_run(zero_grad: bool) -> set[str]:
+    """Adam on a fixed batch; the budget samples step 0 only (a loaded machine), then an epoch end asks for one."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    mon = tdx.Monitor(net, opt)
+    mon._schedule.due = lambda k: k == 0
+    x, y = torch.randn(32, 8), torch.randint(0, 4, (32,))
+    for i in range(14):
+        if zero_grad:
+            opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        mon.step(loss)
+        if i == 11:
+            mon.epoch_end(train_loss=float(loss))
+    mon.close()
+    return {f.code for f in mon.findings}
+
+
+def test_the_epoch_end_sample_checks_that_gradients_reset():
+    # the only sample after step 0 is the one an epoch end asks for: it carries the kept-gradient check
+    assert "missing_zero_grad" in _sparse_run(zero_grad=False)
+    assert "missing_zero_grad" not in _sparse_run(zero_grad=True)

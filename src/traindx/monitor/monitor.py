@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -136,6 +137,7 @@ class Monitor:
         self._snap_opt = 0
         self._unchanged_checks = 0
         self._opt_seen = 0
+        self._opt_before_last: int | None = None  # optimizer steps before the last step() call's
         self._reads = 0
         self._closed = False
         self._status: dict[str, IndicatorStatus] = {}
@@ -203,6 +205,7 @@ class Monitor:
             if sampled:
                 self._probe.disarm()
         opt_before, self._opt_seen = self._opt_seen, self._probe.optimizer_steps
+        self._opt_before_last = opt_before
         self._step = k + 1
         hook_s = self._probe.take_hook_time()
         t1 = time.perf_counter()
@@ -225,10 +228,21 @@ class Monitor:
         val_loss: float | None = None,
         train_acc: float | None = None,
         val_acc: float | None = None,
+        val_size: int | None = None,
     ) -> None:
-        """Record end-of-epoch metrics (any subset) and run the epoch-level rules (over/underfitting)."""
+        """Record end-of-epoch metrics (any subset) and run the epoch-level rules (over/underfitting).
+
+        ``val_size``: the number of validation examples behind ``val_acc``, if known; it sets how far from
+        chance a validation accuracy can be by sampling noise alone.
+        """
         if self._closed:
             return
+        if val_size is not None and (
+            not isinstance(val_size, numbers.Integral) or isinstance(val_size, bool) or val_size < 1
+        ):
+            raise InputError(
+                f"val_size is the number of validation examples (a positive int), got {val_size!r}"
+            )
         t0 = time.perf_counter()
         metrics = {
             k: float(v)
@@ -246,13 +260,17 @@ class Monitor:
         self._at = self._step
         for name, value in metrics.items():
             self._record(self._step, name, value)
+        if val_size is not None:
+            metrics["val_size"] = float(val_size)  # for the rules, not a signal of the record
         self._emit("epoch", metrics)
         self.writers.flush(self)
         if self._schedule.wants_sample() and not self._probe.armed and "collection" not in self._disabled:
             # the epoch-end rules need one steady sample (Schedule.wants_sample): the next step is it
             self._probe.arm()
             try:
-                self._prepare(self._step - 1)
+                # with the last step's optimizer count, so that this sample also checks that gradients reset
+                # (often a short run's first sample after step 0, and the only one on a loaded machine)
+                self._prepare(self._step - 1, self._opt_before_last)
             except Exception as exc:  # noqa: BLE001
                 self._disable("collection", exc, self._step)
         self._schedule.charge(time.perf_counter() - t0)

@@ -28,6 +28,31 @@ from traindx.monitor.callbacks.base import finish, pick_metrics
 
 pl = require("lightning.pytorch", "lightning")
 
+
+def val_size(trainer: Any) -> int | None:
+    """Validation examples seen per epoch (batches run times batch size, capped by the dataset), or None.
+
+    Example:
+        >>> class T: val_dataloaders = None
+        >>> val_size(T()) is None
+        True
+    """
+    loaders = getattr(trainer, "val_dataloaders", None)
+    if loaders is None:
+        return None
+    loaders = list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
+    batches = getattr(trainer, "num_val_batches", None) or []
+    total = 0
+    try:
+        for dl, nb in zip(loaders, batches, strict=True):
+            n = len(dl.dataset)
+            bs = getattr(dl, "batch_size", None)
+            total += min(n, int(nb) * bs) if bs and nb != float("inf") else n
+    except (TypeError, ValueError, AttributeError):  # an iterable dataset or a loader without one
+        return None
+    return total or None
+
+
 #: metric name -> keys tried in order in ``trainer.callback_metrics`` (first present wins)
 METRIC_KEYS: dict[str, tuple[str, ...]] = {
     "train_loss": ("train_loss_epoch", "train_loss", "train/loss", "loss_epoch", "loss"),
@@ -113,7 +138,9 @@ class TraindxCallback(pl.Callback):
         # Lightning 2 runs the epoch's validation before this hook, so val metrics are already logged
         if self.monitor is None:
             return
-        self.monitor.epoch_end(**pick_metrics(trainer.callback_metrics, METRIC_KEYS))
+        metrics = pick_metrics(trainer.callback_metrics, METRIC_KEYS)
+        n_val = val_size(trainer) if "val_acc" in metrics else None
+        self.monitor.epoch_end(**metrics, val_size=n_val)
         self._maybe_stop(trainer)
 
     def _maybe_stop(self, trainer: Any) -> None:
