@@ -122,11 +122,17 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpora", nargs="*", default=["mnist", "fashion_mnist"])
-    ap.add_argument("--throughput-runs", type=int, default=16)
+    ap.add_argument(
+        "--throughput-runs",
+        type=int,
+        default=16,
+        help="runs per throughput sweep (0: skip the throughput part)",
+    )
     args = ap.parse_args()
     for corpus in args.corpora:
         if corpus == "tasks":
             summarize_tasks()
-            throughput(args.throughput_runs)
+            if args.throughput_runs > 0:
+                throughput(args.throughput_runs)
         else:
             summarize(corpus)
