@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
 
 class TraindxError(Exception):
     """Base class for errors raised by traindx."""
@@ -40,3 +43,14 @@ def require(module: str, extra: str):
         raise MissingDependencyError(
             f"{module!r} is required for this feature; install it with: pip install 'traindx[{extra}]'"
         ) from exc
+
+
+def is_positive_int(value: Any) -> bool:
+    """Whether ``value`` is a whole number >= 1 (a Python or NumPy integer, not a bool): the check behind
+    every count argument (steps, examples).
+
+    Example:
+        >>> [is_positive_int(v) for v in (3, 0, True, 2.0)]
+        [True, False, False, False]
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1

@@ -11,9 +11,9 @@ of the canonical config, so a rerun of the same config is recognised. Data flow 
    :func:`~traindx.experiments.conditions.validation_weights`), from examples outside its training pool, so
    validation and test share one class distribution and a val - test gap means a shifted test set, not a
    label (prior) shift;
-3. the test set is the dataset's own (balanced) test split, a stratified subset of ``eval_subset`` examples,
-   with the test-time ``shift`` applied; so an imbalanced run is still judged on balanced data, as the
-   learning-curve meta-classifier study did;
+3. the test set is the dataset's own test split (balanced on a balanced task), a stratified subset of
+   ``eval_subset`` examples, with the test-time ``shift`` applied; so an imbalanced run is still judged on
+   the task's own class distribution, as the learning-curve meta-classifier study did;
 4. accuracies/losses on train use a stratified subset of at most ``eval_subset`` training examples (full
    evaluation would dominate the cost of small runs); the record says so (``eval_stratified``).
 

@@ -43,7 +43,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from traindx.errors import InputError
+from traindx.errors import InputError, is_positive_int
 from traindx.monitor.findings import Finding
 from traindx.monitor.writers import WriterSet
 from traindx.monitor.writers.base import ranked
@@ -123,7 +123,7 @@ class DistributedMonitor:
                 "DistributedMonitor needs a running torch.distributed process group with 2+ ranks; call "
                 "torch.distributed.init_process_group first, or use Monitor for a single process"
             )
-        if not isinstance(sync_every, int) or isinstance(sync_every, bool) or sync_every < 1:
+        if not is_positive_int(sync_every):
             raise InputError(
                 f"sync_every must be a positive int (steps between agreements), got {sync_every!r}"
             )

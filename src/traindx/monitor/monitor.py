@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 import torch
 
-from traindx.errors import InputError
+from traindx.errors import InputError, is_positive_int
 from traindx.monitor.advice import ADVICE
 from traindx.monitor.context import Context
 from traindx.monitor.diagnosis import Diagnosis, diagnose
@@ -98,7 +97,7 @@ class Monitor:
         t0 = time.perf_counter()
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"Monitor needs a torch.nn.Module, got {type(model).__name__}; pass your model")
-        if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
+        if every is not None and not is_positive_int(every):
             raise InputError(f"every must be a positive int (sample every N steps) or None, got {every!r}")
         if not (isinstance(budget, (int, float)) and 0 < budget <= 1):
             raise InputError(f"budget is a fraction of step time in (0, 1], e.g. 0.05; got {budget!r}")
@@ -237,9 +236,7 @@ class Monitor:
         """
         if self._closed:
             return
-        if val_size is not None and (
-            not isinstance(val_size, numbers.Integral) or isinstance(val_size, bool) or val_size < 1
-        ):
+        if val_size is not None and not is_positive_int(val_size):
             raise InputError(
                 f"val_size is the number of validation examples (a positive int), got {val_size!r}"
             )
