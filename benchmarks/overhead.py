@@ -9,7 +9,8 @@ budget, adaptive sampling) and ``every_step`` (``every=1``, all indicators every
 - long run: one persistent copy per arm, warmed up unmonitored; the monitors are created inside the first
   timed block (their constructor and first samples count), then blocks of ``--block`` steps run in turn, arm
   order shuffled per repeat; each block ends with ``epoch_end``;
-- 50-step runs: each repeat builds every arm afresh and trains ``--short`` steps in shuffled arm order; the
+- 50-step runs: as many as fit ``--short-seconds`` of training per arm (10-100); each builds every arm afresh
+  and trains ``--short`` steps in shuffled arm order; the
   monitor's constructor and ``close`` are inside the timed region, so the start of a run is what is measured.
 
 Each timed region is read on two clocks: wall time (``perf_counter``, what the acceptance is about) and the
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -197,7 +199,14 @@ def measure_long(kind: Kind, *, repeats: int, block: int, rng: random.Random) ->
     return out
 
 
-def measure_short(kind: Kind, *, repeats: int, steps: int, rng: random.Random) -> dict:
+def measure_short(
+    kind: Kind, *, seconds: float, steps: int, rng: random.Random, fewest: int = 10, most: int = 100
+) -> dict:
+    """Short runs, as many as fit ``seconds`` of unmonitored training per arm (``fewest`` to ``most``): the
+    noise of one run's ratio shrinks with its length, so short models need more runs."""
+    Arm("plain", kind).run(steps)  # warm-up: allocator, kernels, data
+    one = Arm("plain", kind).run(steps)[0]
+    repeats = int(min(most, max(fewest, math.ceil(seconds / max(one, 1e-9)))))
     wall = {a: [] for a in MONITORED}
     cpu = {a: [] for a in MONITORED}
     own = {a: [] for a in MONITORED}
@@ -215,6 +224,7 @@ def measure_short(kind: Kind, *, repeats: int, steps: int, rng: random.Random) -
         samples.append(arms["default"].monitor._schedule.samples)
     out = {a: _cell(wall[a], cpu[a], own[a], wall[a]) for a in MONITORED}
     out["default"]["samples"] = float(np.median(samples))
+    out["runs"] = repeats
     return out
 
 
@@ -232,7 +242,15 @@ def _line(label: str, c: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=10, help="timed blocks per arm in the long run")
+    ap.add_argument(
+        "--short-seconds",
+        type=float,
+        default=15.0,
+        help="unmonitored seconds of short runs per arm: the number of runs is this over one run's time, "
+        "between 10 and 100 (a 50-step MLP run lasts about 0.1 s, and 5 runs left an A/A spread of 0.77-1.20x, "
+        "several times the 5%% being judged)",
+    )
     ap.add_argument("--block", type=int, default=40, help="training steps per timed block (long run)")
     ap.add_argument("--short", type=int, default=50, help="steps of each short run")
     ap.add_argument("--batch", type=int, default=64)
@@ -241,13 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     if args.quick:
-        args.repeats, args.block, args.short = 2, 10, 20
+        args.repeats, args.short_seconds, args.block, args.short = 2, 0.0, 10, 20
     torch.set_num_threads(1)
     all_kinds = kinds(args.batch)
     load1 = os.getloadavg()
     print(
-        f"overhead benchmark: torch {torch.__version__}, 1 thread, {args.repeats} repeats; long run: "
-        f"{args.repeats} blocks of {args.block} steps; short runs: {args.short} steps; load average at start "
+        f"overhead benchmark: torch {torch.__version__}, 1 thread; long run: {args.repeats} blocks of "
+        f"{args.block} steps per arm; short runs of {args.short} steps, about {args.short_seconds:.0f} s per arm; "
+        "load average at start "
         f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}"
     )
     results, ok = [], True
@@ -255,7 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models.split(","):
         rng = random.Random(0)
         long = measure_long(all_kinds[name], repeats=args.repeats, block=args.block, rng=rng)
-        short = measure_short(all_kinds[name], repeats=args.repeats, steps=args.short, rng=rng)
+        short = measure_short(
+            all_kinds[name],
+            seconds=args.short_seconds,
+            steps=args.short,
+            rng=rng,
+            fewest=2 if args.quick else 10,
+        )
         results.append({"model": name, "long": long, "short": short})
         print(
             f"\n{name} ({long['params']:,} params): {long['plain_ms_per_step']:.2f} ms/step unmonitored; "
@@ -263,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for a in MONITORED:
             print(_line(a, long[a]) + (f"  findings {long[a]['findings']}" if long[a]["findings"] else ""))
-        print(f"  {args.short}-step runs (default took {short['default']['samples']:.0f} samples):")
+        print(
+            f"  {short['runs']} runs of {args.short} steps per arm (default took "
+            f"{short['default']['samples']:.0f} samples):"
+        )
         for a in MONITORED:
             print(_line(a, short[a]))
         for setting in (long, short):

@@ -40,7 +40,7 @@ from traindx.monitor.indicators import REGISTRY
 from traindx.monitor.loss_track import LossTrack
 from traindx.monitor.schedule import Schedule
 from traindx.monitor.status import IndicatorStatus
-from traindx.monitor.torch import TorchProbe, scaled_stds, stack, to_floats
+from traindx.monitor.torch import TorchProbe, scaled_stds_from, stack, std_parts, to_floats
 from traindx.monitor.writers import WriterSet
 from traindx.signals import gradients, weights
 
@@ -409,7 +409,7 @@ class Monitor:
                 self._disable(ind.name, exc)
 
     # -- plumbing ------------------------------------------------------------------------------------------
-    def _measure_init(self) -> tuple[list[str], Any] | list:
+    def _measure_init(self) -> tuple[list[str], Any, list[int], list[float]] | list:
         """std(W)*sqrt(fan_in) of every trainable weight layer before the first update: computed on the
         device now, read with the first sample."""
         try:
@@ -417,11 +417,9 @@ class Monitor:
             if not layers:
                 return []
             with torch.no_grad():
-                scales = scaled_stds(
-                    [w.detach().float() for _, w in layers],
-                    [math.sqrt(weights.fan_in(w.shape)) for _, w in layers],
-                )
-            return [n for n, _ in layers], scales
+                parts = std_parts([w.detach().float() for _, w in layers])
+            factors = [math.sqrt(weights.fan_in(w.shape)) for _, w in layers]
+            return [n for n, _ in layers], parts, [w.numel() for _, w in layers], factors
         except Exception as exc:  # noqa: BLE001
             self._disable("weight_init", exc, 0)
             return []
@@ -512,7 +510,8 @@ class Monitor:
         values["output_shift_ratio"] = [og[2] / og[0]] if og and len(og) == 3 and og[0] > 0 else []
         values["root_training"] = probe.modes()
         if init is not None:
-            self._init_scales = list(zip(init[0], got["init"], strict=True))
+            scales = scaled_stds_from(got["init"], init[2], init[3])
+            self._init_scales = list(zip(init[0], scales, strict=True))
         elif isinstance(self._init_scales, tuple):
             self._init_scales = []
         self._flush_losses(read[len(keys) :])
