@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from traindx.monitor.schedule import HEADROOM, MAX_PERIOD, Schedule
+from traindx.monitor.schedule import HEADROOM, MAX_PERIOD, MIN_PERIOD, Schedule
 
 
 def _run(
@@ -135,3 +135,22 @@ def test_an_epoch_end_asks_for_one_steady_sample_when_the_budget_paid_for_none()
     s.record(STEADY_STEP, True, 1e-3, 1e-3)
     assert not s.wants_sample()  # once per run
     assert not Schedule(every=1000).wants_sample()  # a fixed period is the user's choice
+
+
+def test_one_slow_reference_step_does_not_make_samples_look_free():
+    # the first untouched step is slow (a stall): before, every later sampled step read as faster than that
+    # reference, the signed excess cancelled the samples' cost and every step of the run was sampled
+    s = Schedule()
+    after, at = False, []
+    for k in range(300):
+        sampled = s.due(k)
+        touched = sampled or after
+        step_s = 0.040 if k == 2 else (0.022 if touched else 0.020)  # hooks slow a touched step by 10%
+        s.record(k, sampled, 5e-4 if sampled else 1e-5, step_s)
+        after = sampled
+        if sampled:
+            at.append(k)
+    gaps = [b - a for a, b in zip(at, at[1:])]
+    assert min(gaps) >= MIN_PERIOD  # an untouched step in every cycle keeps the reference honest
+    true_cost = len(at) * (5e-4 + 2 * 0.002) + 300 * 1e-5
+    assert true_cost / (true_cost + 300 * 0.020) <= 0.05

@@ -23,9 +23,20 @@ Example:
 from __future__ import annotations
 
 import math
+import statistics
 
 #: Never wait longer than this many steps between samples: a NaN or a collapse is seen within it.
 MAX_PERIOD = 200
+#: Never sample sooner than this many steps after the last sample (adaptive schedule): a sample and the step
+#: after it are touched, so a third step is the untouched one that says what a step costs without the
+#: monitor. Without it a typical-step reference that read high (one slow step, 38.9 against 22 ms on the
+#: benchmark's LSTM) made every sampled step look faster than typical, the signed excess cancelled the
+#: samples' cost, and the schedule sampled every step of a 50-step run for ever after, with no untouched step
+#: left to correct the reference (benchmarks/overhead.py, LSTM 50-step runs: 1.07-1.10x against an aim of 3.5%).
+MIN_PERIOD = 3
+#: The typical step is the median of this many recent untouched steps: one slow step (a data-loader stall,
+#: the allocator growing) does not move it.
+TYPICAL_OF = 5
 #: A gap between two steps longer than this many typical steps (evaluation, checkpointing, other work in the
 #: process) counts as this many steps only: otherwise pauses inflate the step-time estimate, and the budget
 #: they "earn" is spent on dense sampling of the steps that follow (benchmarks/overhead.py, whose arms
@@ -67,6 +78,7 @@ class Schedule:
         self._cycle_of = 0  # the step whose sample the open cycle belongs to
         self._cost: float | None = None
         self._typical: float | None = None  # training time of a step the monitor did not touch
+        self._recent: list[float] = []  # the last TYPICAL_OF untouched steps' training times
         self._any: float | None = None  # training time of any step (the reference for gaps when every<=2)
         self._fixed: float | None = None
         self._after_sample = False
@@ -115,7 +127,8 @@ class Schedule:
             self._any = train_s if self._any is None else 0.9 * self._any + 0.1 * train_s
             if not touched:
                 referenced = self._typical is None
-                self._typical = train_s if referenced else 0.9 * self._typical + 0.1 * train_s
+                self._recent = [*self._recent[-(TYPICAL_OF - 1) :], train_s]
+                self._typical = statistics.median(self._recent)
                 self._fixed = monitor_s if self._fixed is None else 0.9 * self._fixed + 0.1 * monitor_s
         self._after_sample = sampled
         self._monitor_time += monitor_s
@@ -171,7 +184,7 @@ class Schedule:
         else:
             owed = (self._monitor_time + c) * (1 - a) - a * self._train_time
             d = int(min(MAX_PERIOD, max(1, math.ceil(owed / earn))))
-        self._next = min(step + d, self._last_sample + MAX_PERIOD)
+        self._next = min(max(step + d, self._last_sample + MIN_PERIOD), self._last_sample + MAX_PERIOD)
         self.period = self._next - self._last_sample
 
     def wants_sample(self) -> bool:
