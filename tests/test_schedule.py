@@ -150,7 +150,7 @@ def test_one_slow_reference_step_does_not_make_samples_look_free():
         after = sampled
         if sampled:
             at.append(k)
-    gaps = [b - a for a, b in zip(at, at[1:])]
+    gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
     assert min(gaps) >= MIN_PERIOD  # an untouched step in every cycle keeps the reference honest
     true_cost = len(at) * (5e-4 + 2 * 0.002) + 300 * 1e-5
     assert true_cost / (true_cost + 300 * 0.020) <= 0.05
