@@ -165,6 +165,56 @@ def test_trust_falls_to_the_prior_share_when_the_knowledge_ranks_the_trials_wron
     assert s.weights_["own"] > s.trust_
 
 
+def _trials(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "learning_rate": 10 ** rng.uniform(-4, -1, n),
+            "num_layers": rng.integers(1, 5, n),
+            "max_units": 64,
+            "dropout": 0.1,
+            "optim": rng.choice(["adam", "sgd"], n),
+            "label_smoothing": 0.0,
+        }
+    )
+
+
+def _objective_peaked_high(params: dict) -> float:
+    """Like ``user_objective`` for small learning rates, but the best region is at 1e-1, where a source
+    trained on ``user_objective`` expects a loss: right on the bulk of trials, wrong about the best ones."""
+    lr = np.log10(params["learning_rate"])
+    return float(0.5 + 0.1 * min(lr + 4, 2) + (0.3 if lr > -1.5 else 0.0))
+
+
+def test_knowledge_earns_trust_only_by_ordering_the_better_trials():
+    trials = _trials(40, 5)
+    good = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
+    good.fit(trials, [user_objective(p) for p in trials.to_dict("records")])
+    assert good.earned_ > 0.3
+    # the source ranks most of these trials right (too small a learning rate is bad) but not the best ones:
+    # its trust stays well above zero, yet it earns nothing a sampler acts on
+    misled = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
+    misled.fit(trials, [_objective_peaked_high(p) for p in trials.to_dict("records")])
+    assert misled.trust_ > 0.3 and misled.earned_ == 0.0
+    # too few trials for chance to be ruled out: nothing earned, however well they agree
+    few = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
+    few.fit(trials.iloc[:4], [user_objective(p) for p in trials.iloc[:4].to_dict("records")])
+    assert few.earned_ == 0.0
+
+
+def test_meta_sampler_stops_following_knowledge_it_has_not_earned():
+    sampler = MetaSampler(
+        search_space=USER_SPACE, knowledge=[_source("opposite", -1.0, 1)], task=TASK, seed=0
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    # before any trial the prior (same task, half the parameters shared) decides
+    assert sampler._knowledge_probability(sampler.predictor(study, USER_SPACE), 0) == 0.5
+    study.optimize(lambda t: user_objective(_suggest(t)), n_trials=12)
+    surrogate = sampler.predictor(study, USER_SPACE)
+    # backwards knowledge keeps some trust by its prior, but a sampler no longer follows it
+    assert surrogate.trust_ > 0 and sampler._knowledge_probability(surrogate, 12) == 0.0
+
+
 def test_meta_sampler_never_proposes_a_configuration_twice():
     space = {
         "optimizer": CategoricalDistribution(["adam", "sgd"]),
