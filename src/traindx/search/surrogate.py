@@ -264,6 +264,12 @@ class TransferSurrogate:
         return mean, np.sqrt(var)
 
     @property
+    def covers_space(self) -> bool:
+        """Whether every source in the knowledge prediction varies every parameter of the space (its runs are
+        configurations of this very space, not a marginal over parameters mapped only in part)."""
+        return bool(getattr(self, "active_", None)) and all(m.overlap >= 1.0 for m in self.active_)
+
+    @property
     def informed(self) -> bool:
         """Whether the knowledge or the own forest has positive weight (else the surrogate knows nothing)."""
         if not hasattr(self, "active_"):

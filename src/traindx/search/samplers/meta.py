@@ -160,12 +160,16 @@ class MetaSampler(SurrogateSampler):
         without any (random draws while exploring, then the study's own forest).
 
         Before ``MIN_AGREEMENT`` trials nothing can judge the knowledge and its prior trust (task similarity
-        times the share of parameters it varies) decides; after that, only the agreement it has earned on
-        the study's better trials (``earned_``), so knowledge that does not order them proves nothing and
-        the sampler behaves as with no knowledge. (Chosen on the user-space design tasks; before, trust
-        shrunk towards the prior kept the shipped corpus steering a third to a half of the proposals on
-        tasks where it lost to random search: benchmarks/RESULTS.md, "search in the user's own space".)"""
-        if n_done < MIN_AGREEMENT:
+        times the share of parameters it varies) decides. Knowledge measured in this very space (every source
+        varies every parameter: ``covers_space``) keeps steering the exploration by its trust, the prior
+        shrunk towards its agreement with the trials, as warm-starting does. Knowledge mapped onto the space
+        only in part predicts a marginal over parameters it never varied, and otherwise, as all knowledge
+        after the exploration, acts only on the agreement it has earned on the study's better trials
+        (``earned_``): knowledge that does not order them leaves the sampler as it is with no knowledge.
+        (Chosen on the design tasks of both spaces: benchmarks/RESULTS.md, "search in the user's own space";
+        before, trust shrunk towards the prior kept the shipped corpus steering a third to a half of the
+        proposals on user-space tasks where it lost to random search.)"""
+        if n_done < MIN_AGREEMENT or (n_done < self.n_startup_trials and surrogate.covers_space):
             return float(surrogate.trust_)
         return float(surrogate.earned_)
 
