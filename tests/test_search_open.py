@@ -196,6 +196,11 @@ def test_knowledge_earns_trust_only_by_ordering_the_better_trials():
     misled = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
     misled.fit(trials, [_objective_peaked_high(p) for p in trials.to_dict("records")])
     assert misled.trust_ > 0.3 and misled.earned_ == 0.0
+    # the source varies 3 of the space's 6 parameters: mapped in part; in a space of those 3 it covers it all
+    assert not good.covers_space
+    small = {k: USER_SPACE[k] for k in ("learning_rate", "num_layers", "optim")}
+    full = TransferSurrogate(small, [_source("alike", 1.0, 0)], task=TASK, n_estimators=10)
+    assert full.fit(trials[list(small)], [0.0] * 39 + [1.0]).covers_space
     # too few trials for chance to be ruled out: nothing earned, however well they agree
     few = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
     few.fit(trials.iloc[:4], [user_objective(p) for p in trials.iloc[:4].to_dict("records")])
