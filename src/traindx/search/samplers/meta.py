@@ -97,6 +97,7 @@ class MetaSampler(SurrogateSampler):
         self.n_startup_trials = int(n_startup_trials)
         self.random_fraction = float(random_fraction)
         self._rng = np.random.default_rng(seed)
+        self._knowledge_rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._runs, self._curves = runs, curves
         self._knowledge = "shipped" if knowledge is None and runs is None else knowledge
         self._task = task
@@ -126,6 +127,7 @@ class MetaSampler(SurrogateSampler):
     def reseed_rng(self) -> None:
         super().reseed_rng()
         self._rng = np.random.default_rng()
+        self._knowledge_rng = np.random.default_rng()
 
     def predictor(self, study, search_space: dict[str, BaseDistribution] | None = None):
         """The surrogate refitted on the study's finished trials (None before anything is known)."""
@@ -159,19 +161,20 @@ class MetaSampler(SurrogateSampler):
         """How often a proposal follows the transferred knowledge rather than doing what the sampler does
         without any (random draws while exploring, then the study's own forest).
 
-        Before ``MIN_AGREEMENT`` trials nothing can judge the knowledge and its prior trust (task similarity
-        times the share of parameters it varies) decides. Knowledge measured in this very space (every source
-        varies every parameter: ``covers_space``) keeps steering the exploration by its trust, the prior
-        shrunk towards its agreement with the trials, as warm-starting does. Knowledge mapped onto the space
-        only in part predicts a marginal over parameters it never varied, and otherwise, as all knowledge
-        after the exploration, acts only on the agreement it has earned on the study's better trials
-        (``earned_``): knowledge that does not order them leaves the sampler as it is with no knowledge.
+        Knowledge measured in this very space (every source varies every parameter: ``covers_space``) steers
+        the exploration by its trust (task similarity, then shrunk towards its agreement with the trials), as
+        warm-starting does. Knowledge mapped onto the space only in part predicts a marginal over parameters
+        it never varied; it, and all knowledge after the exploration, acts only on the agreement it has
+        earned on the study's better trials (``earned_``, nothing before ``MIN_AGREEMENT`` trials):
+        knowledge that does not order them leaves the sampler exactly as it is with no knowledge.
         (Chosen on the design tasks of both spaces: benchmarks/RESULTS.md, "search in the user's own space";
         before, trust shrunk towards the prior kept the shipped corpus steering a third to a half of the
         proposals on user-space tasks where it lost to random search.)"""
-        if n_done < MIN_AGREEMENT or (n_done < self.n_startup_trials and surrogate.covers_space):
+        if surrogate.trust_ <= 0:
+            return 0.0
+        if surrogate.covers_space and n_done < self.n_startup_trials:
             return float(surrogate.trust_)
-        return float(surrogate.earned_)
+        return float(surrogate.earned_) if n_done >= MIN_AGREEMENT else 0.0
 
     def sample_relative(self, study, trial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
@@ -184,16 +187,19 @@ class MetaSampler(SurrogateSampler):
         n_done = self._fitted_on
         kappa = self.kappa
         own_only = False
+        # whether to follow the knowledge is drawn from a generator of its own, so that a study whose
+        # knowledge never earns a say gets exactly the proposals of MetaSampler(knowledge=[])
         p_knowledge = self._knowledge_probability(surrogate, n_done)
+        follow = p_knowledge > 0 and self._knowledge_rng.random() < p_knowledge
         if n_done < self.n_startup_trials:
             # still exploring: follow the knowledge as often as it is trusted, else draw at random. Following
             # it means proposing what it rates best, as warm-starting from similar tasks' best configurations
             # does (Feurer et al., AAAI 2015): its spread is disagreement between tasks, not something a
             # trial resolves
-            if self._rng.random() >= p_knowledge:
+            if not follow:
                 return {}
             kappa = 0.0
-        elif surrogate.trust_ <= 0 or self._rng.random() >= p_knowledge:
+        elif not follow:
             # as with no knowledge: the study's own forest, exploited as SMAC does
             if self._rng.random() < self.random_fraction:
                 return {}
