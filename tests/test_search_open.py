@@ -214,11 +214,11 @@ def test_meta_sampler_stops_following_knowledge_it_has_not_earned():
     study = optuna.create_study(direction="maximize", sampler=sampler)
     # mapped in part (3 of the 6 parameters): before any trial its prior trust (0.5) does not steer proposals
     first = sampler.predictor(study, USER_SPACE)
-    assert first.trust_ == 0.5 and sampler._knowledge_probability(first, 0) == 0.0
+    assert first.trust_ == 0.5 and sampler._earned_probability(first, 0) == 0.0
     study.optimize(lambda t: user_objective(_suggest(t)), n_trials=12)
     surrogate = sampler.predictor(study, USER_SPACE)
     # backwards knowledge keeps some trust by its prior, but a sampler never follows it
-    assert surrogate.trust_ > 0 and sampler._knowledge_probability(surrogate, 12) == 0.0
+    assert surrogate.trust_ > 0 and sampler._earned_probability(surrogate, 12) == 0.0
     # knowledge that never earns a say leaves exactly the proposals of the sampler without knowledge
     alone = MetaSampler(search_space=USER_SPACE, knowledge=[], task=TASK, seed=0)
     study_alone = optuna.create_study(direction="maximize", sampler=alone)

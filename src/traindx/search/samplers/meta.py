@@ -157,24 +157,25 @@ class MetaSampler(SurrogateSampler):
             return None
         return surrogate.featurizer.transform(pd.DataFrame(done, columns=list(space)))
 
-    def _knowledge_probability(self, surrogate: TransferSurrogate, n_done: int) -> float:
-        """How often a proposal follows the transferred knowledge rather than doing what the sampler does
-        without any (random draws while exploring, then the study's own forest).
+    def _follow_probability(self, surrogate: TransferSurrogate) -> float:
+        """After the exploration, for knowledge measured in this very space: how often to propose what the
+        surrogate rates best rather than a random configuration: as often as it is known to rank this
+        study's trials (``agreement_``: the larger of the knowledge's trust and the own forest's out-of-bag
+        agreement, Kendall taus), at most ``1 - random_fraction``. (Chosen on the many-task corpus's design
+        tasks: benchmarks/RESULTS.md, "search on held-out corpus tasks".)"""
+        return float(min(surrogate.agreement_, 1.0 - self.random_fraction))
 
-        Knowledge measured in this very space (every source varies every parameter: ``covers_space``) steers
-        the exploration by its trust (task similarity, then shrunk towards its agreement with the trials), as
-        warm-starting does. Knowledge mapped onto the space only in part predicts a marginal over parameters
-        it never varied; it, and all knowledge after the exploration, acts only on the agreement it has
-        earned on the study's better trials (``earned_``, nothing before ``MIN_AGREEMENT`` trials):
-        knowledge that does not order them leaves the sampler exactly as it is with no knowledge.
-        (Chosen on the design tasks of both spaces: benchmarks/RESULTS.md, "search in the user's own space";
-        before, trust shrunk towards the prior kept the shipped corpus steering a third to a half of the
-        proposals on user-space tasks where it lost to random search.)"""
-        if surrogate.trust_ <= 0:
+    def _earned_probability(self, surrogate: TransferSurrogate, n_done: int) -> float:
+        """For knowledge mapped onto the space only in part (a source lacks some of its parameters, so it
+        predicts a marginal over them): how often to follow it rather than do what the sampler does with no
+        knowledge: only the agreement it has earned on the study's better trials (``earned_``; nothing before
+        ``MIN_AGREEMENT`` trials). (Chosen on the user-space design tasks: benchmarks/RESULTS.md, "search in
+        the user's own space"; the shipped corpus ranked the bulk of a new space's trials well, yet its best
+        region was wrong, and trust shrunk towards its prior kept it steering a third to a half of the
+        proposals.)"""
+        if surrogate.trust_ <= 0 or n_done < MIN_AGREEMENT:
             return 0.0
-        if surrogate.covers_space and n_done < self.n_startup_trials:
-            return float(surrogate.trust_)
-        return float(surrogate.earned_) if n_done >= MIN_AGREEMENT else 0.0
+        return float(surrogate.earned_)
 
     def sample_relative(self, study, trial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
@@ -186,28 +187,42 @@ class MetaSampler(SurrogateSampler):
             return {}
         n_done = self._fitted_on
         kappa = self.kappa
-        own_only = False
-        # whether to follow the knowledge is drawn from a generator of its own, so that a study whose
-        # knowledge never earns a say gets exactly the proposals of MetaSampler(knowledge=[])
-        p_knowledge = self._knowledge_probability(surrogate, n_done)
-        follow = p_knowledge > 0 and self._knowledge_rng.random() < p_knowledge
-        if n_done < self.n_startup_trials:
-            # still exploring: follow the knowledge as often as it is trusted, else draw at random. Following
-            # it means proposing what it rates best, as warm-starting from similar tasks' best configurations
-            # does (Feurer et al., AAAI 2015): its spread is disagreement between tasks, not something a
-            # trial resolves
-            if not follow:
+        own_only = follow = False
+        if surrogate.covers_space:
+            # knowledge measured in this very space: followed as often as it is trusted
+            follow = True
+            if n_done < self.n_startup_trials:
+                # still exploring: follow the sources as often as they are trusted, else draw at random.
+                # Following them means proposing what they rate best, as warm-starting from similar tasks'
+                # best configurations does (Feurer et al., AAAI 2015): their spread is disagreement between
+                # tasks, not something a trial resolves
+                if self._rng.random() >= surrogate.trust_:
+                    return {}
+                kappa = 0.0
+            elif self._rng.random() >= self._follow_probability(surrogate):
+                follow = False
+        else:
+            # knowledge mapped in part, or none: followed only as far as it has earned it, drawn from a
+            # generator of its own, so that a study whose knowledge never earns a say gets exactly the
+            # proposals of MetaSampler(knowledge=[])
+            p = self._earned_probability(surrogate, n_done)
+            if p > 0 and self._knowledge_rng.random() < p:
+                kappa = 0.0 if n_done < self.n_startup_trials else kappa
+            elif n_done < self.n_startup_trials:
                 return {}
-            kappa = 0.0
-        elif not follow:
-            # as with no knowledge: the study's own forest, exploited as SMAC does
-            if self._rng.random() < self.random_fraction:
-                return {}
-            own_only = True
+            else:
+                # as with no knowledge: the study's own forest, exploited as SMAC does
+                if self._rng.random() < self.random_fraction:
+                    return {}
+                own_only = True
+            follow = True
         seed = int(self._rng.integers(2**31))
         cand = sample_candidates(search_space, self.n_candidates, seed=seed)
-        mean, std = surrogate.predict(cand, own_only=own_only)
-        score = mean + kappa * std
+        if follow:
+            mean, std = surrogate.predict(cand, own_only=own_only)
+            score = mean + kappa * std
+        else:  # a random configuration, among those not tried yet (in a discrete space a repeat is likely)
+            score = self._rng.random(len(cand))
         # a configuration already tried teaches nothing new (and in a discrete space the surrogate's best
         # would be proposed again and again): its candidates are ruled out
         tried = self._tried(study, search_space, surrogate)
