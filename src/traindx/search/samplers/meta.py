@@ -6,14 +6,15 @@ Optuna studies, matched to the study's parameters by canonical name (learning_ra
 (:class:`~traindx.search.surrogate.TransferSurrogate`). Each proposal scores a fresh random candidate set by
 an upper confidence bound (mean + kappa * std; Srinivas et al., ICML 2010).
 
-During the first ``n_startup_trials`` (Optuna TPE's default of 10) it follows the knowledge only as often as
-it is trusted and otherwise draws at random; later proposals follow the knowledge-informed surrogate as often
-as it is trusted and otherwise do what the sampler does with no knowledge: the study's own forest, with a share
-``random_fraction`` of random configurations (SMAC's interleaved random configurations, probability 0.2 in
-SMAC3's HPO facade). Trust is the sources' prior (task similarity, shared parameters) only until
-``MIN_AGREEMENT`` trials exist; after that it must be earned: the knowledge's Kendall agreement with the
-study's better trials beyond what chance gives (``TransferSurrogate.earned_``). Knowledge that transfers
-poorly to a new space thus leaves the sampler as it is without knowledge.
+Knowledge measured in the study's own space (every source varies every parameter) steers the first
+``n_startup_trials`` (Optuna TPE's default of 10) as often as it is trusted (task similarity, then agreement
+with the study's trials), else they are random; later proposals follow the surrogate as often as it agrees with
+the study's trials and are otherwise random among configurations not tried yet, at least a share
+``random_fraction`` (SMAC's interleaved random configurations, probability 0.2 in SMAC3's HPO facade).
+Knowledge mapped onto the space only in part (names it never varied, as the shipped corpus in a user's new
+space) must earn its say: it is followed only as often as its Kendall agreement with the study's better trials
+exceeds chance (``TransferSurrogate.earned_``), and otherwise the sampler proposes exactly what it would with
+no knowledge: random draws while exploring, then its own forest, a share ``random_fraction`` random.
 
 Example:
     >>> import optuna
