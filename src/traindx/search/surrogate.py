@@ -9,7 +9,9 @@ and their real ranking (shrunk towards the prior by ``PRIOR_TRIALS`` pseudo-tria
 heaviest sources form the knowledge prediction; ``trust_`` is how well that combined prediction ranks the
 study's trials (the same shrinkage), so a lucky single source among many cannot make the knowledge look
 trustworthy; ``earned_`` is the stricter part of it that a sampler may act on: the combined prediction's
-agreement with the study's better half of trials beyond chance (``EARNED_Z`` null standard deviations). The study's own forest is weighted by its out-of-fold agreement. With no transferable knowledge
+agreement with the study's better half of trials beyond chance (``EARNED_Z`` null standard deviations), and
+``covers_space`` says whether every source varies every parameter of the space. The study's own forest is
+weighted by its out-of-fold agreement. With no transferable knowledge
 ``trust_`` falls to zero as trials accumulate and the surrogate is the study's own forest alone; a sampler
 reads ``trust_`` as how often to follow the knowledge while it would otherwise still explore, and
 ``agreement_`` (the larger of ``trust_`` and the own forest's agreement) as how often to follow the surrogate
