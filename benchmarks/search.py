@@ -212,8 +212,10 @@ USER_CACHE = Path(os.environ.get("TRAINDX_BENCH_USER_STORE", ".traindx-cache/ben
 USER_EPOCHS = 10
 
 
-def user_tasks(n_tasks: int) -> list[str]:
-    """Small PMLB tasks by a fixed rule (200-1000 training rows, <= 50 features), spread over name order."""
+def user_tasks(n_tasks: int, offset: int = 0) -> list[str]:
+    """Small PMLB tasks by a fixed rule (200-1000 training rows, <= 50 features), spread over name order:
+    every ``len // n_tasks``-th from ``offset`` (offset 0 is the report set; 1 and up give disjoint design
+    sets)."""
     import traindx as tdx
 
     small = []
@@ -224,7 +226,7 @@ def user_tasks(n_tasks: int) -> list[str]:
         if 200 <= t.n_train <= 1000 and t.input_shape[0] <= 50:
             small.append(name)
     step = max(1, len(small) // n_tasks)
-    return small[::step][:n_tasks]
+    return small[offset % step :: step][:n_tasks]
 
 
 def user_config(task: str, n: int, params: dict) -> dict:
@@ -318,7 +320,7 @@ def replay(pool: pd.DataFrame, sampler, budget: int) -> list[float]:
 
 def user_space_benchmark(args) -> None:
     t0 = time.perf_counter()
-    tasks = user_tasks(args.tasks)
+    tasks = user_tasks(args.tasks, args.task_offset)
     print(f"tasks ({len(tasks)}): {', '.join(tasks)}")
     pools = user_pools(tasks, args.pool)
     print(f"pools ready in {time.perf_counter() - t0:.0f}s")
@@ -358,6 +360,7 @@ def user_space_benchmark(args) -> None:
         line = " ".join(f"{m}={v:.3f}" for m, v in meds.items())
         print(f"B={b:2d} {line}")
         print("      tasks where >= random: " + " ".join(f"{m}={wins[m]}/{len(tasks)}" for m in methods))
+    print(per_task[f"B{min(budgets)}"].unstack("method")[list(methods)].round(3).to_string())
     print(f"total {time.perf_counter() - t0:.0f}s")
     if not args.skip_speed:
         speed_benchmark(args)
@@ -605,6 +608,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--tasks", type=int, default=None, help="user space: PMLB tasks (8); tasks space: first N"
+    )
+    ap.add_argument(
+        "--task-offset", type=int, default=0, help="user space: 0 = report tasks, 1-4 = design tasks"
     )
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--pool", type=int, default=100)

@@ -165,6 +165,67 @@ def test_trust_falls_to_the_prior_share_when_the_knowledge_ranks_the_trials_wron
     assert s.weights_["own"] > s.trust_
 
 
+def _trials(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "learning_rate": 10 ** rng.uniform(-4, -1, n),
+            "num_layers": rng.integers(1, 5, n),
+            "max_units": 64,
+            "dropout": 0.1,
+            "optim": rng.choice(["adam", "sgd"], n),
+            "label_smoothing": 0.0,
+        }
+    )
+
+
+def _objective_peaked_high(params: dict) -> float:
+    """Like ``user_objective`` for small learning rates, but the best region is at 1e-1, where a source
+    trained on ``user_objective`` expects a loss: right on the bulk of trials, wrong about the best ones."""
+    lr = np.log10(params["learning_rate"])
+    return float(0.5 + 0.1 * min(lr + 4, 2) + (0.3 if lr > -1.5 else 0.0))
+
+
+def test_knowledge_earns_trust_only_by_ordering_the_better_trials():
+    trials = _trials(40, 5)
+    good = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
+    good.fit(trials, [user_objective(p) for p in trials.to_dict("records")])
+    assert good.earned_ > 0.3
+    # the source ranks most of these trials right (too small a learning rate is bad) but not the best ones:
+    # its trust stays well above zero, yet it earns nothing a sampler acts on
+    misled = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
+    misled.fit(trials, [_objective_peaked_high(p) for p in trials.to_dict("records")])
+    assert misled.trust_ > 0.3 and misled.earned_ == 0.0
+    # the source varies 3 of the space's 6 parameters: mapped in part; in a space of those 3 it covers it all
+    assert not good.covers_space
+    small = {k: USER_SPACE[k] for k in ("learning_rate", "num_layers", "optim")}
+    full = TransferSurrogate(small, [_source("alike", 1.0, 0)], task=TASK, n_estimators=10)
+    assert full.fit(trials[list(small)], [0.0] * 39 + [1.0]).covers_space
+    # too few trials for chance to be ruled out: nothing earned, however well they agree
+    few = TransferSurrogate(USER_SPACE, [_source("alike", 1.0, 0)], task=TASK, n_estimators=30)
+    few.fit(trials.iloc[:4], [user_objective(p) for p in trials.iloc[:4].to_dict("records")])
+    assert few.earned_ == 0.0
+
+
+def test_meta_sampler_stops_following_knowledge_it_has_not_earned():
+    sampler = MetaSampler(
+        search_space=USER_SPACE, knowledge=[_source("opposite", -1.0, 1)], task=TASK, seed=0
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    # mapped in part (3 of the 6 parameters): before any trial its prior trust (0.5) does not steer proposals
+    first = sampler.predictor(study, USER_SPACE)
+    assert first.trust_ == 0.5 and sampler._earned_probability(first, 0) == 0.0
+    study.optimize(lambda t: user_objective(_suggest(t)), n_trials=12)
+    surrogate = sampler.predictor(study, USER_SPACE)
+    # backwards knowledge keeps some trust by its prior, but a sampler never follows it
+    assert surrogate.trust_ > 0 and sampler._earned_probability(surrogate, 12) == 0.0
+    # knowledge that never earns a say leaves exactly the proposals of the sampler without knowledge
+    alone = MetaSampler(search_space=USER_SPACE, knowledge=[], task=TASK, seed=0)
+    study_alone = optuna.create_study(direction="maximize", sampler=alone)
+    study_alone.optimize(lambda t: user_objective(_suggest(t)), n_trials=12)
+    assert [t.params for t in study.trials] == [t.params for t in study_alone.trials]
+
+
 def test_meta_sampler_never_proposes_a_configuration_twice():
     space = {
         "optimizer": CategoricalDistribution(["adam", "sgd"]),

@@ -6,14 +6,15 @@ Optuna studies, matched to the study's parameters by canonical name (learning_ra
 (:class:`~traindx.search.surrogate.TransferSurrogate`). Each proposal scores a fresh random candidate set by
 an upper confidence bound (mean + kappa * std; Srinivas et al., ICML 2010).
 
-During the first ``n_startup_trials`` (Optuna TPE's default of 10) it follows the sources only as often as
-they are trusted (task similarity, then agreement with the study's trials) and otherwise draws at random, so
-with no transferable knowledge it explores first and then exploits a forest on its own trials. Where
-knowledge carries weight, later proposals follow the surrogate only as often as it agrees with the study's
-trials (the knowledge's trust or the own forest's out-of-bag agreement, whichever is larger) and are otherwise
-random (among configurations not tried yet); at least a share ``random_fraction`` stays random (SMAC's
-interleaved random configurations, probability 0.2 in SMAC3's HPO facade), so a misleading surrogate cannot
-keep it from covering the space.
+Knowledge measured in the study's own space (every source varies every parameter) steers the first
+``n_startup_trials`` (Optuna TPE's default of 10) as often as it is trusted (task similarity, then agreement
+with the study's trials), else they are random; later proposals follow the surrogate as often as it agrees with
+the study's trials and are otherwise random among configurations not tried yet, at least a share
+``random_fraction`` (SMAC's interleaved random configurations, probability 0.2 in SMAC3's HPO facade).
+Knowledge mapped onto the space only in part (names it never varied, as the shipped corpus in a user's new
+space) must earn its say: it is followed only as often as its Kendall agreement with the study's better trials
+exceeds chance (``TransferSurrogate.earned_``), and otherwise the sampler proposes exactly what it would with
+no knowledge: random draws while exploring, then its own forest, a share ``random_fraction`` random.
 
 Example:
     >>> import optuna
@@ -40,7 +41,7 @@ from traindx.search.candidates import sample_candidates
 from traindx.search.features import task_meta_features
 from traindx.search.knowledge import Source, from_runs, gather
 from traindx.search.samplers.base import SurrogateSampler
-from traindx.search.surrogate import TransferSurrogate
+from traindx.search.surrogate import MIN_AGREEMENT, TransferSurrogate
 
 
 class MetaSampler(SurrogateSampler):
@@ -97,6 +98,7 @@ class MetaSampler(SurrogateSampler):
         self.n_startup_trials = int(n_startup_trials)
         self.random_fraction = float(random_fraction)
         self._rng = np.random.default_rng(seed)
+        self._knowledge_rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._runs, self._curves = runs, curves
         self._knowledge = "shipped" if knowledge is None and runs is None else knowledge
         self._task = task
@@ -126,6 +128,7 @@ class MetaSampler(SurrogateSampler):
     def reseed_rng(self) -> None:
         super().reseed_rng()
         self._rng = np.random.default_rng()
+        self._knowledge_rng = np.random.default_rng()
 
     def predictor(self, study, search_space: dict[str, BaseDistribution] | None = None):
         """The surrogate refitted on the study's finished trials (None before anything is known)."""
@@ -156,16 +159,24 @@ class MetaSampler(SurrogateSampler):
         return surrogate.featurizer.transform(pd.DataFrame(done, columns=list(space)))
 
     def _follow_probability(self, surrogate: TransferSurrogate) -> float:
-        """After the startup trials: how often to propose what the surrogate rates best rather than a random
-        configuration. Where knowledge carries weight, the surrogate is followed only as often as it is
-        known to rank this study's trials (``agreement_``: the larger of the knowledge's trust and the own
-        forest's out-of-bag agreement, Kendall taus): knowledge that ranks the trials poorly would otherwise
-        still decide most proposals, and random search would do better. Without knowledge the surrogate is
-        the study's own forest, exploited as SMAC does (``sample_relative``). At least a share
-        ``random_fraction`` stays random.
-        (The rule was chosen on the many-task corpus's design tasks: benchmarks/RESULTS.md, "search on
-        held-out corpus tasks".)"""
+        """After the exploration, for knowledge measured in this very space: how often to propose what the
+        surrogate rates best rather than a random configuration: as often as it is known to rank this
+        study's trials (``agreement_``: the larger of the knowledge's trust and the own forest's out-of-bag
+        agreement, Kendall taus), at most ``1 - random_fraction``. (Chosen on the many-task corpus's design
+        tasks: benchmarks/RESULTS.md, "search on held-out corpus tasks".)"""
         return float(min(surrogate.agreement_, 1.0 - self.random_fraction))
+
+    def _earned_probability(self, surrogate: TransferSurrogate, n_done: int) -> float:
+        """For knowledge mapped onto the space only in part (a source lacks some of its parameters, so it
+        predicts a marginal over them): how often to follow it rather than do what the sampler does with no
+        knowledge: only the agreement it has earned on the study's better trials (``earned_``; nothing before
+        ``MIN_AGREEMENT`` trials). (Chosen on the user-space design tasks: benchmarks/RESULTS.md, "search in
+        the user's own space"; the shipped corpus ranked the bulk of a new space's trials well, yet its best
+        region was wrong, and trust shrunk towards its prior kept it steering a third to a half of the
+        proposals.)"""
+        if surrogate.trust_ <= 0 or n_done < MIN_AGREEMENT:
+            return 0.0
+        return float(surrogate.earned_)
 
     def sample_relative(self, study, trial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
@@ -177,25 +188,39 @@ class MetaSampler(SurrogateSampler):
             return {}
         n_done = self._fitted_on
         kappa = self.kappa
-        follow = True
-        if n_done < self.n_startup_trials:
-            # still exploring: follow the sources as often as they are trusted (their task similarity, then
-            # their agreement with this study's trials), else draw at random. Following them means proposing
-            # what they rate best, as warm-starting from similar tasks' best configurations does (Feurer et
-            # al., AAAI 2015): their spread is disagreement between tasks, not something a trial resolves
-            if self._rng.random() >= surrogate.trust_:
+        own_only = follow = False
+        if surrogate.covers_space:
+            # knowledge measured in this very space: followed as often as it is trusted
+            follow = True
+            if n_done < self.n_startup_trials:
+                # still exploring: follow the sources as often as they are trusted, else draw at random.
+                # Following them means proposing what they rate best, as warm-starting from similar tasks'
+                # best configurations does (Feurer et al., AAAI 2015): their spread is disagreement between
+                # tasks, not something a trial resolves
+                if self._rng.random() >= surrogate.trust_:
+                    return {}
+                kappa = 0.0
+            elif self._rng.random() >= self._follow_probability(surrogate):
+                follow = False
+        else:
+            # knowledge mapped in part, or none: followed only as far as it has earned it, drawn from a
+            # generator of its own, so that a study whose knowledge never earns a say gets exactly the
+            # proposals of MetaSampler(knowledge=[])
+            p = self._earned_probability(surrogate, n_done)
+            if p > 0 and self._knowledge_rng.random() < p:
+                kappa = 0.0 if n_done < self.n_startup_trials else kappa
+            elif n_done < self.n_startup_trials:
                 return {}
-            kappa = 0.0
-        elif surrogate.trust_ <= 0:
-            # no knowledge carries weight: the study's own forest, exploited as SMAC does
-            if self._rng.random() < self.random_fraction:
-                return {}
-        elif self._rng.random() >= self._follow_probability(surrogate):
-            follow = False
+            else:
+                # as with no knowledge: the study's own forest, exploited as SMAC does
+                if self._rng.random() < self.random_fraction:
+                    return {}
+                own_only = True
+            follow = True
         seed = int(self._rng.integers(2**31))
         cand = sample_candidates(search_space, self.n_candidates, seed=seed)
         if follow:
-            mean, std = surrogate.predict(cand)
+            mean, std = surrogate.predict(cand, own_only=own_only)
             score = mean + kappa * std
         else:  # a random configuration, among those not tried yet (in a discrete space a repeat is likely)
             score = self._rng.random(len(cand))
