@@ -14,7 +14,13 @@ falls below the binomial noise of the study's validation set (its size read off 
 :func:`validation_noise`), times sqrt(2 ln(1 + epochs left)), nor below ``min_std``: a run one or two examples
 short of the best on a small validation set, with epochs to go, is not hopeless.
 
-``alpha`` trades savings for regret (benchmarks/early_stopping.py traces it on held-out tasks of the corpus).
+With ``rank_quantile`` set, a trial is pruned only when it also ranks below that quantile of the other trials'
+values at its step (the comparison of Optuna's median and percentile pruners): the rank among the trials does
+not move when the incumbent is a noise spike of a small validation set, which makes every run look hopeless to
+the predictor's comparison with it.
+
+``alpha`` (and ``rank_quantile``) trade savings for regret (benchmarks/early_stopping.py traces them on held-out
+tasks of the corpus).
 
 Example:
     >>> import optuna
