@@ -14,8 +14,9 @@ measures what the selection is worth. Per method and setting:
   accuracy, as equally likely picks).
 
 Methods, each over the settings its users turn (Optuna's defaults included): patience, MedianPruner,
-PercentilePruner, SuccessiveHalving, Hyperband and MetaPruner (its ``alpha``). MetaPruner's default settings
-are chosen on the fit folds' replays only (``--select``), never on the fold it is scored on.
+PercentilePruner, SuccessiveHalving, Hyperband and MetaPruner (its ``alpha``, alone and with the rank gate
+``rank_quantile``). MetaPruner's default settings are chosen on the fit folds' replays only (``--select``),
+never on the fold it is scored on.
 
 Run (a few minutes; results are cached per task and shuffle under ``.traindx-cache/early_stopping``, so an
 interrupted run resumes):
@@ -148,10 +149,21 @@ def settings() -> list[tuple[str, str, dict]]:
         ("Hyperband", f"hyperband eta={e}", {"pruner": P.HyperbandPruner(1, "auto", e)}) for e in (2, 3, 4)
     ]
     out += [("MetaPruner", f"meta alpha={a:g}", {"meta": {"alpha": a}}) for a in ALPHAS]
+    out += [
+        (
+            f"MetaPruner + rank q={q:g}",
+            f"meta q={q:g} alpha={a:g}",
+            {"meta": {"alpha": a, "rank_quantile": q}},
+        )
+        for q in QUANTILES
+        for a in ALPHAS
+    ]
     return out
 
 
 ALPHAS = (0.003, 0.01, 0.03, 0.1, 0.3)
+# the rank gate: prune only below the median (the median rule's own cut), or outside the top quarter / tenth
+QUANTILES = (0.5, 0.75, 0.9)
 # cached results are reused only while the code that made them is unchanged
 REPLAY_CODE = "r2"  # the replay and scoring rules (bump on change)
 PRUNER_CODE = hashlib.sha1(Path(sys.modules[MetaPruner.__module__].__file__).read_bytes()).hexdigest()[:8]
@@ -240,13 +252,13 @@ def run_all(runs, curves, folds, seeds: int, only: set[str] | None) -> pd.DataFr
         table = fold_predictions(runs, curves, fold, key)
         pred = LookupPredictor("best", table)
         for family, label, how in settings():
-            if only and family not in only and label not in REFERENCES:
+            if only and family.split(" + ")[0] not in only and label not in REFERENCES:
                 continue
             t0, n_new = time.time(), 0
             for task in fold:
                 r = test_runs[test_runs["dataset"] == task].reset_index(drop=True)
                 # a MetaPruner result is only reused while the pruner's code is the same
-                rkey = f"{key}-{REPLAY_CODE}" + (f"-{PRUNER_CODE}" if family == "MetaPruner" else "")
+                rkey = f"{key}-{REPLAY_CODE}" + (f"-{PRUNER_CODE}" if family.startswith("MetaPruner") else "")
                 for s in range(seeds):
                     k = (label, task, s, rkey)
                     if k not in done:
@@ -288,7 +300,7 @@ def choose(res: pd.DataFrame) -> str:
     MedianPruner and the reference one (save at least as many epochs at no more mean regret), the one that
     saves most; if none does, the least regret."""
     s = summarise(res).set_index("label")
-    meta = s[s["family"] == "MetaPruner"]
+    meta = s[s["family"].str.startswith("MetaPruner") & ~s["family"].str.contains("chosen")]
     ok = np.ones(len(meta), dtype=bool)
     for m in REFERENCES:
         ok &= (meta["saved"] >= s.loc[m, "saved"]).to_numpy() & (
@@ -383,7 +395,7 @@ def main() -> None:
     print(f"{runs['dataset'].nunique()} tasks, {len(runs)} runs; folds: {[len(f) for f in folds]} tasks")
     only = set(args.only.split(",")) - {""} or None
     res = run_all(runs, curves, folds, args.seeds, only)
-    if "MetaPruner" in set(res["family"]):
+    if res["family"].str.startswith("MetaPruner").any():
         print("\nMetaPruner setting per fold, chosen on the fit folds' replays (never on the fold scored):")
         res = pd.concat([res, selected(res)], ignore_index=True)
         print(f"the same rule on every fold's replays (the shipped default's basis): {choose(res)}")

@@ -65,6 +65,26 @@ def test_a_run_one_example_short_on_a_small_validation_set_is_not_hopeless():
     assert _study(MetaPruner(**kw), [best, close, far]) == ["COMPLETE", "COMPLETE", "PRUNED"]
 
 
+def test_the_rank_gate_spares_a_trial_that_ranks_high_at_its_step():
+    # an incumbent spike (0.95) makes every later run look hopeless to a confident predictor; the gate
+    # keeps a run that ranks in the top quarter of the trials at its step and prunes one that does not
+    spike = np.array([0.95, 0.5, 0.5, 0.5, 0.5, 0.5])
+    mid = np.full(6, 0.6)
+    low = np.full(6, 0.3)
+    high = np.full(6, 0.8)
+    kw = {"predictor": EchoPredictor(), "calibrate": False, "noise_floor": False, "alpha": 0.05}
+    trials = [spike] + [mid] * 5 + [high, low]
+    plain = _study(MetaPruner(**kw), trials)
+    assert plain[6:] == ["PRUNED", "PRUNED"]
+    gated = _study(MetaPruner(rank_quantile=0.75, **kw), trials)
+    assert gated[6:] == ["COMPLETE", "PRUNED"]
+    # before rank_startup trials reported the step, the rank cannot be told: nothing is pruned
+    assert _study(MetaPruner(rank_quantile=0.75, **kw), [spike, low]) == ["COMPLETE", "COMPLETE"]
+    assert _study(MetaPruner(**kw), [spike, low]) == ["COMPLETE", "PRUNED"]
+    with pytest.raises(meta.InputError, match="rank_quantile"):
+        MetaPruner(rank_quantile=1.5)
+
+
 def test_the_default_predictor_is_fitted_on_the_many_task_corpus(monkeypatch):
     seen = {}
 

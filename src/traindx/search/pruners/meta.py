@@ -14,7 +14,13 @@ falls below the binomial noise of the study's validation set (its size read off 
 :func:`validation_noise`), times sqrt(2 ln(1 + epochs left)), nor below ``min_std``: a run one or two examples
 short of the best on a small validation set, with epochs to go, is not hopeless.
 
-``alpha`` trades savings for regret (benchmarks/early_stopping.py traces it on held-out tasks of the corpus).
+With ``rank_quantile`` set, a trial is pruned only when it also ranks below that quantile of the other trials'
+values at its step (the comparison of Optuna's median and percentile pruners): the rank among the trials does
+not move when the incumbent is a noise spike of a small validation set, which makes every run look hopeless to
+the predictor's comparison with it.
+
+``alpha`` (and ``rank_quantile``) trade savings for regret (benchmarks/early_stopping.py traces them on held-out
+tasks of the corpus).
 
 Example:
     >>> import optuna
@@ -101,6 +107,13 @@ class MetaPruner(CurvePruner):
         calibrate: correct the predictor's bias and spread on this study from its completed trials.
         prior: pseudo-trials (zero bias, the forest's spread) the correction is shrunk towards.
         noise_floor: floor the std at the binomial noise of the validation set (:func:`validation_noise`).
+        rank_quantile: None, or never prune a trial whose best value so far is at least this quantile of the
+            other trials' values at the same step (Optuna's PercentilePruner comparison; 0.5 is the median
+            rule), so that a trial is pruned only when the predictor and its rank among the trials agree. The
+            rank does not move when the incumbent is a noise spike of a small validation set; the
+            predictor's comparison does.
+        rank_startup: with a rank quantile, trials that must have reported a step before the rank counts
+            there (Optuna's ``n_startup_trials`` default, 5); with fewer, the trial is not pruned.
     """
 
     def __init__(
@@ -115,6 +128,8 @@ class MetaPruner(CurvePruner):
         calibrate: bool = True,
         prior: float = 5.0,
         noise_floor: bool = True,
+        rank_quantile: float | None = None,
+        rank_startup: int = 5,
     ) -> None:
         if (runs is None) != (curves is None):
             raise InputError("give both runs and curves to fit the MetaPruner's predictor on (or neither)")
@@ -124,7 +139,11 @@ class MetaPruner(CurvePruner):
             raise InputError("MetaPruner needs PerformancePredictor(prefix=True); refit with prefix=True")
         if not 0 < alpha < 1:
             raise InputError(f"alpha must be in (0, 1), got {alpha}")
+        if rank_quantile is not None and not 0 <= rank_quantile <= 1:
+            raise InputError(f"rank_quantile must be in [0, 1] or None, got {rank_quantile}")
         self._predictor = predictor
+        self.rank_quantile = None if rank_quantile is None else float(rank_quantile)
+        self.rank_startup = int(rank_startup)
         self.base = dict(base or {})
         self.alpha = float(alpha)
         self.n_warmup_steps = int(n_warmup_steps)
@@ -199,11 +218,29 @@ class MetaPruner(CurvePruner):
         if len(curve) < self.n_warmup_steps or np.isnan(curve).any():
             return False
         best = self.best_finished(study)
-        if best is None:
+        if best is None or self.ranks_high(study, trial, float(curve.max())):
             return False
         if self.calibrate:
             self._learn(study)
         return self.probability_to_beat(config, curve, best) < self.alpha
+
+    def ranks_high(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, value: float) -> bool:
+        """Whether the rank gate protects the trial: its best ``value`` so far reaches the ``rank_quantile``
+        quantile of the other finished and pruned trials' values at its last step (or too few trials reported
+        that step to rank it). False without a gate."""
+        if self.rank_quantile is None:
+            return False
+        step = trial.last_step
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        others = [
+            t.intermediate_values[step]
+            for t in study.get_trials(deepcopy=False, states=states)
+            if t.number != trial.number and step in t.intermediate_values
+        ]
+        others = [v for v in others if not math.isnan(v)]
+        if len(others) < self.rank_startup:
+            return True
+        return value >= float(np.quantile(others, self.rank_quantile))
 
 
 def validation_noise(values, level: float) -> float:
