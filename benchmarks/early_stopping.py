@@ -15,7 +15,7 @@ measures what the selection is worth. Per method and setting:
 
 Methods, each over the settings its users turn (Optuna's defaults included): patience, MedianPruner,
 PercentilePruner, SuccessiveHalving, Hyperband and MetaPruner (its ``alpha``, alone and with the rank gate
-``rank_quantile``). MetaPruner's default settings are chosen on the fit folds' replays only (``--select``),
+``rank_quantile``). The "chosen on the fit folds" row picks a MetaPruner setting on the fit folds' replays only,
 never on the fold it is scored on.
 
 Run (a few minutes; results are cached per task and shuffle under ``.traindx-cache/early_stopping``, so an
