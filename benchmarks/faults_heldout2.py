@@ -8,7 +8,8 @@ Families (plain PyTorch loops, ``tdx.Monitor(model, opt)`` at defaults):
   48, dropout 0.1) on 2,000 Fashion-MNIST images, AdamW at lr 1e-3 (weight decay 0.05) with one epoch of
   linear warmup then cosine decay, label smoothing 0.1, batch 64, 5 epochs;
 - ``conv_gru``: a Conv1d + BatchNorm front end feeding a GRU, classifying MNIST-1D series (standardized),
-  SGD with momentum 0.9 at lr 0.05 under StepLR (x0.3 every 3 epochs), batch 64, 8 epochs.
+  SGD with momentum 0.9 at lr 0.1 under StepLR (x0.3 every 3 epochs), batch 64, 8 epochs (the first
+  version, unstrided at lr 0.05, left the healthy run at chance: a broken case, not a finding).
 
 Faults as in the held-out suite: ``lr_x100`` / ``lr_div_1000`` scale the family's own optimizer and schedule,
 missing ``zero_grad()`` runs with the family's own optimizer.
@@ -60,7 +61,7 @@ class PatchViT(nn.Module):
 class ConvGRU(nn.Module):
     def __init__(self, hidden: int = 64, n_out: int = 10) -> None:
         super().__init__()
-        self.conv = nn.Sequential(nn.Conv1d(1, 32, 5, padding=2), nn.BatchNorm1d(32), nn.ReLU())
+        self.conv = nn.Sequential(nn.Conv1d(1, 32, 5, stride=2, padding=2), nn.BatchNorm1d(32), nn.ReLU())
         self.gru = nn.GRU(32, hidden, batch_first=True)
         self.head = nn.Linear(hidden, n_out)
 
@@ -102,7 +103,7 @@ def run_case(family: str, fault: str, seed: int) -> dict:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine)
         step_per_batch = True
     else:
-        opt = torch.optim.SGD(params, lr=0.05 * scale, momentum=0.9)
+        opt = torch.optim.SGD(params, lr=0.1 * scale, momentum=0.9)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.3)
         step_per_batch = False
     if fault == "stale_optimizer":  # the head replaced after the optimizer was built
