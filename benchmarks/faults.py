@@ -15,6 +15,7 @@ MNIST-1D and scikit-learn digits, a wider 3-layer MLP, AdamW/RMSprop.
     .venv/bin/python benchmarks/faults.py --realistic --seeds 1   # LMs, attention, BatchNorm, RNNs, VAE, L-BFGS,
                                                                   # Lightning, Keras 3, HF Trainer
     .venv/bin/python benchmarks/faults.py --realistic --suite heldout --seeds 1   # held-out realistic set
+    .venv/bin/python benchmarks/faults.py --realistic --suite heldout2 --seeds 1  # second held-out set
 
 The realistic suite (benchmarks/faults_realistic.py) also scores the diagnosis: the share of caught faults
 whose primary finding (``mon.diagnosis[0].primary``) is the right one.
@@ -306,8 +307,8 @@ def main() -> None:
     ap.add_argument(
         "--suite",
         default="realistic",
-        choices=("realistic", "frameworks", "heldout"),
-        help="with --realistic: all realistic cases, the framework cases alone, or the held-out realistic set",
+        choices=("realistic", "frameworks", "heldout", "heldout2"),
+        help="with --realistic: all realistic cases, the framework cases alone, or a held-out realistic set",
     )
     ap.add_argument(
         "--from-json", default=None, help="with --realistic: summarize a saved --out file instead"
@@ -342,6 +343,7 @@ def realistic(args) -> None:
         "realistic": ("faults_realistic", "faults_frameworks"),
         "frameworks": ("faults_frameworks",),
         "heldout": ("faults_heldout",),
+        "heldout2": ("faults_heldout2",),
     }[args.suite]
     suites = [importlib.import_module(m) for m in modules]
     runner = {fam: mod for mod in suites for fam in mod.FAMILIES}

@@ -164,3 +164,23 @@ def test_keras_callback_refuses_a_non_torch_backend(monkeypatch):
     monkeypatch.setattr(keras_cb.keras.backend, "backend", lambda: "jax")
     with pytest.raises(InputError, match="KERAS_BACKEND=torch"):
         keras_cb.check_torch_backend()
+
+
+def test_keras_callback_passes_the_validation_size(digits, monkeypatch):
+    keras = pytest.importorskip("keras", reason="keras is an optional extra: pip install traindx[keras]")
+    from traindx.monitor import Monitor
+    from traindx.monitor.callbacks.keras import TraindxKerasCallback
+
+    seen = []
+    real = Monitor.epoch_end
+
+    def spy(self, **metrics):
+        seen.append(metrics.get("val_size"))
+        return real(self, **metrics)
+
+    monkeypatch.setattr(Monitor, "epoch_end", spy)
+    x, y = digits
+    xv, yv = x[:77], y[:77]  # not a multiple of the batch: the short last batch is counted as it is
+    model = _keras_model(keras, lr=0.05)
+    model.fit(x, y, batch_size=BATCH, epochs=2, validation_data=(xv, yv), callbacks=[TraindxKerasCallback()])
+    assert seen == [77, 77]

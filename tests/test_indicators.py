@@ -161,3 +161,44 @@ def test_explains_only_points_down_the_ranking():
     for cause, symptoms in EXPLAINS.items():
         for s in symptoms:
             assert RANK.index(cause) < RANK.index(s), (cause, s)
+
+
+def test_vanishing_gradients_is_not_the_root_of_a_stuck_loss_under_an_adaptive_optimizer():
+    found = [_f("vanishing_gradients", 20), _f("lr_too_low", 30), _f("plateau", 60)]
+    (sgd,) = diagnose(found)
+    assert sgd.primary.code == "vanishing_gradients" and set(sgd.codes) == {c.code for c in found}
+    first, *rest = diagnose(found, adaptive=True)
+    assert first.primary.code == "lr_too_low" and "plateau" in first.codes
+    assert [d.primary.code for d in rest] == ["vanishing_gradients"] and not rest[0].symptoms
+
+
+class _Ctx:
+    grad_scaler = None
+
+    def __init__(self) -> None:
+        self.fired: list[tuple[str, str]] = []
+
+    def status(self, level, value, detail) -> None:
+        pass
+
+    def fire(self, code, severity, symptom, **kw) -> None:
+        self.fired.append((code, symptom))
+
+
+def test_missing_zero_grad_explains_a_gradient_norm_that_turns_non_finite():
+    from traindx.monitor.indicators.missing_zero_grad import MissingZeroGrad
+
+    def run(kept: bool, peak: float) -> list:
+        ind, ctx = MissingZeroGrad(), _Ctx()
+        ind.update(ctx, {"grad_norm": 2.0, "n_grads": 4})
+        # the kept sum changed by more than half its norm (fresh gradients outgrew it): no finding yet
+        ind.update(ctx, {"grad_reused": (kept, 1.2)})
+        ind.update(ctx, {"grad_norm": peak, "n_grads": 4})
+        assert not ctx.fired
+        ind.update(ctx, {"grad_norm": float("nan"), "n_grads": 4})
+        return ctx.fired
+
+    (fired,) = run(kept=True, peak=40.0)
+    assert fired[0] == "missing_zero_grad" and "20x" in fired[1]
+    assert not run(kept=False, peak=40.0)  # a fresh tensor each step: zero_grad is called, the lr blew up
+    assert not run(kept=True, peak=4.0)  # no growth before the NaN: nothing points at summed gradients

@@ -113,3 +113,29 @@ def test_trainer_stops_when_a_stop_code_fires(tmp_path):
     planned = 20 * 128 // 16
     assert cb.monitor.should_stop and trainer.state.global_step < planned
     assert {f.code for f in cb.monitor.findings} & set(cb.monitor.stop_on)
+
+
+def test_trainer_callback_passes_the_evaluation_size_with_an_accuracy(tmp_path, monkeypatch):
+    from traindx.monitor import Monitor
+
+    seen = []
+    real = Monitor.epoch_end
+
+    def spy(self, **metrics):
+        seen.append((metrics.get("val_size"), "val_acc" in metrics))
+        return real(self, **metrics)
+
+    def accuracy(pred):
+        return {"accuracy": float((pred.predictions.argmax(-1) == pred.label_ids).mean())}
+
+    monkeypatch.setattr(Monitor, "epoch_end", spy)
+    trainer = transformers.Trainer(
+        model=_model(),
+        args=_args(tmp_path, num_train_epochs=1),
+        train_dataset=Tokens(64, seed=0),
+        eval_dataset=Tokens(50, seed=1),
+        compute_metrics=accuracy,
+        callbacks=[TraindxTrainerCallback()],
+    )
+    trainer.train()
+    assert seen == [(50, True)]

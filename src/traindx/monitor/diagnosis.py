@@ -9,6 +9,11 @@ cause was first seen before the symptom was last seen (within :data:`EPISODE_GAP
 cannot both be true of a run (:data:`CONFLICTS`, e.g. ``lr_too_low`` beside ``lr_too_high``, or a
 ``plateau`` on a diverging run) never appear together: the lower-ranked one is dropped.
 
+Under an adaptive optimizer (:data:`ADAPTIVE`: Adam and its kin divide each parameter's step by a running
+scale of its own gradient, so the step is invariant to the gradient's scale; Kingma & Ba 2015, sec. 2.1) a
+small early-layer gradient does not make small early-layer steps: ``vanishing_gradients`` is then reported
+last and explains no stuck loss (a BERT's first attention layer gets 1e-5 of its head's gradient by design).
+
 Example:
     >>> from traindx.monitor.findings import Finding
     >>> fs = [Finding("loss_spike", "warning", 40, 0, "m", "a"), Finding("divergence", "critical", 30, 0, "m", "a")]
@@ -73,6 +78,24 @@ EXPLAINS: dict[str, frozenset[str]] = {
     "underfitting": frozenset({"plateau"}),
 }
 
+#: Optimizers whose per-parameter step is normalized by a running scale of that parameter's gradient.
+ADAPTIVE: frozenset[str] = frozenset(
+    {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SparseAdam", "RMSprop", "Adagrad", "Adadelta", "Adafactor"}
+)
+
+
+def is_adaptive(optimizer: object) -> bool:
+    """Whether ``optimizer`` (or a class it derives from) is one of :data:`ADAPTIVE`.
+
+    Example:
+        >>> import torch
+        >>> p = [torch.nn.Parameter(torch.ones(1))]
+        >>> is_adaptive(torch.optim.AdamW(p)), is_adaptive(torch.optim.SGD(p, lr=0.1)), is_adaptive(None)
+        (True, False, False)
+    """
+    return optimizer is not None and any(c.__name__ in ADAPTIVE for c in type(optimizer).__mro__)
+
+
 #: Pairs that cannot both describe one run; the higher-ranked code wins.
 CONFLICTS: frozenset[frozenset[str]] = frozenset(
     frozenset({a, b})
@@ -102,12 +125,21 @@ def rank(code: str) -> int:
     return RANK.index(code) if code in RANK else len(RANK)
 
 
-def diagnose(findings: Iterable[Finding]) -> list[Diagnosis]:
+def diagnose(findings: Iterable[Finding], adaptive: bool = False) -> list[Diagnosis]:
     """Group ``findings`` into episodes, most severe and most root-causal first; sets ``primary``/``caused_by``.
 
-    Contradicted findings are left out.
+    Contradicted findings are left out. ``adaptive``: the run's optimizer is adaptive (module docstring).
     """
-    ordered = sorted(findings, key=lambda f: (rank(f.code), f.step))
+
+    def rank_of(code: str) -> int:
+        return len(RANK) if adaptive and code == "vanishing_gradients" else rank(code)
+
+    def explains(cause: str) -> frozenset[str]:
+        return (
+            frozenset() if adaptive and cause == "vanishing_gradients" else EXPLAINS.get(cause, frozenset())
+        )
+
+    ordered = sorted(findings, key=lambda f: (rank_of(f.code), f.step))
     kept: list[Finding] = []
     for f in ordered:
         if not any(frozenset({f.code, k.code}) in CONFLICTS for k in kept):
@@ -118,7 +150,7 @@ def diagnose(findings: Iterable[Finding]) -> list[Diagnosis]:
         for d in episodes:
             members = [d.primary, *d.symptoms]
             if any(
-                f.code in EXPLAINS.get(m.code, ()) and m.step <= (f.last_step or f.step) + EPISODE_GAP
+                f.code in explains(m.code) and m.step <= (f.last_step or f.step) + EPISODE_GAP
                 for m in members
             ):
                 root = d
@@ -129,5 +161,5 @@ def diagnose(findings: Iterable[Finding]) -> list[Diagnosis]:
         else:
             f.primary, f.caused_by = False, root.primary.code
             root.symptoms.append(f)
-    episodes.sort(key=lambda d: (rank(d.primary.code), d.primary.step))
+    episodes.sort(key=lambda d: (rank_of(d.primary.code), d.primary.step))
     return episodes

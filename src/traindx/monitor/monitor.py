@@ -34,7 +34,7 @@ import torch
 from traindx.errors import InputError, is_positive_int
 from traindx.monitor.advice import ADVICE
 from traindx.monitor.context import Context
-from traindx.monitor.diagnosis import Diagnosis, diagnose
+from traindx.monitor.diagnosis import Diagnosis, diagnose, is_adaptive
 from traindx.monitor.findings import CODES, Finding
 from traindx.monitor.indicators import REGISTRY
 from traindx.monitor.loss_track import LossTrack
@@ -285,7 +285,7 @@ class Monitor:
     @property
     def diagnosis(self) -> list[Diagnosis]:
         """The findings grouped into episodes (primary finding + symptoms), most root-causal first."""
-        return diagnose(self._findings.values())
+        return diagnose(self._findings.values(), adaptive=is_adaptive(self.optimizer))
 
     def status(self) -> list[IndicatorStatus]:
         """One :class:`IndicatorStatus` per indicator, for the live table."""

@@ -56,6 +56,29 @@ LOG_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def val_size(model: Any) -> int | None:
+    """Validation examples behind ``val_acc`` in ``model.fit``, from the evaluation iterator Keras keeps on the
+    model while it fits (batches times batch size, less the short last batch), or None when unknown.
+
+    Example:
+        >>> class M: _eval_epoch_iterator = None
+        >>> val_size(M()) is None
+        True
+    """
+    adapter = getattr(getattr(model, "_eval_epoch_iterator", None), "data_adapter", None)
+    try:
+        batches, size = int(adapter.num_batches), int(adapter.batch_size)
+        short = int(adapter.partial_batch_size or 0) if adapter.has_partial_batch else 0
+    except (
+        AttributeError,
+        TypeError,
+        ValueError,
+    ):  # no validation, or a generator / tf.data of unknown length
+        return None
+    n = (batches - 1) * size + short if short else batches * size
+    return n if n > 0 else None
+
+
 def check_torch_backend() -> None:
     """Raise :class:`InputError` unless Keras runs on the torch backend.
 
@@ -124,7 +147,9 @@ class TraindxKerasCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         if self.monitor is None:
             return
-        self.monitor.epoch_end(**pick_metrics(logs, LOG_KEYS))
+        metrics = pick_metrics(logs, LOG_KEYS)
+        n_val = val_size(self.model) if "val_acc" in metrics else None
+        self.monitor.epoch_end(**metrics, val_size=n_val)
         self._maybe_stop()
 
     def _maybe_stop(self) -> None:

@@ -54,6 +54,22 @@ def _output_loss(output: Any) -> Any:
     return loss
 
 
+def val_size(eval_dataloader: Any) -> int | None:
+    """Examples in the evaluation set behind ``eval_accuracy`` (the dataloader the Trainer hands its callbacks),
+    or None for an iterable dataset of unknown length.
+
+    Example:
+        >>> class D: dataset = range(250)
+        >>> val_size(D()), val_size(None)
+        (250, None)
+    """
+    try:
+        n = len(eval_dataloader.dataset)
+    except (AttributeError, TypeError):
+        return None
+    return n if n > 0 else None
+
+
 class TraindxTrainerCallback(transformers.TrainerCallback):
     """Run a traindx :class:`~traindx.monitor.Monitor` during ``Trainer.train``.
 
@@ -140,7 +156,9 @@ class TraindxTrainerCallback(transformers.TrainerCallback):
     def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> Any:
         if self.monitor is None:
             return control
-        self._end_epoch(pick_metrics(metrics, EVAL_KEYS))
+        picked = pick_metrics(metrics, EVAL_KEYS)
+        n_val = val_size(kwargs.get("eval_dataloader")) if "val_acc" in picked else None
+        self._end_epoch(picked, n_val)
         return self._maybe_stop(control)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
@@ -160,11 +178,11 @@ class TraindxTrainerCallback(transformers.TrainerCallback):
         finish(self.monitor, self.save_to)
 
     # -- helpers -----------------------------------------------------------------------------------------
-    def _end_epoch(self, metrics: dict[str, float]) -> None:
+    def _end_epoch(self, metrics: dict[str, float], n_val: int | None = None) -> None:
         if self._epoch_steps:
             metrics["train_loss"] = float(self._epoch_loss) / self._epoch_steps  # one host read per epoch
         self._epoch_loss, self._epoch_steps = 0.0, 0
-        self.monitor.epoch_end(**metrics)
+        self.monitor.epoch_end(**metrics, val_size=n_val)
 
     def _maybe_stop(self, control: Any) -> Any:
         if self.monitor.should_stop:
