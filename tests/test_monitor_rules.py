@@ -301,3 +301,13 @@ def test_the_epoch_end_sample_checks_that_gradients_reset():
     # the only sample after step 0 is the one an epoch end asks for: it carries the kept-gradient check
     assert "missing_zero_grad" in _sparse_run(zero_grad=False)
     assert "missing_zero_grad" not in _sparse_run(zero_grad=True)
+
+
+def test_a_bias_that_batchnorm_cancels_is_not_no_update():
+    # the bias of a layer right before BatchNorm gets only round-off as gradient, and an SGD step on it rounds
+    # to nothing: that is the architecture, not a frozen parameter
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    mon = _fit(model, opt, steps=40)
+    assert "no_update" not in {f.code for f in mon.findings}

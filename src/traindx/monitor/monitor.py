@@ -66,6 +66,12 @@ def _as_loss(loss: Any):
     )
 
 
+#: A parameter's gradient (per-element RMS) below this fraction of the median parameter's is round-off, not
+#: a signal: 1e-4 is about 1,000 times float32's epsilon times the terms it would be the residue of, and far
+#: below what a trained layer gets (vanishing gradients are their own indicator).
+NEGLIGIBLE_GRAD = 1e-4
+
+
 class Monitor:
     """Watch a PyTorch training run and diagnose what goes wrong while it runs.
 
@@ -587,11 +593,18 @@ class Monitor:
             kept = (kept[0], change)
         elif kept is not None:
             kept = (False, 1.0) if kept[0] is False and k == self._snap_step + 1 else None
-        # parameters whose gradient is zero or not finite have nothing to say about the update
+        # parameters whose gradient is zero or not finite have nothing to say about the update, nor those
+        # whose gradient is rounding noise: a bias right before a BatchNorm is cancelled by it, so its
+        # gradient is float32 round-off of terms that sum to zero (eps 1.2e-7 of their size) and an SGD step
+        # on it rounds to nothing (a Conv1d+BatchNorm net: its `conv.0.bias` read as `no_update`). Per-element
+        # RMS below NEGLIGIBLE_GRAD of the median parameter's is taken as such noise.
+        rms = [g / math.sqrt(max(p.numel(), 1)) for (_, p, _), g in zip(live, gnorms, strict=True)]
+        ok = sorted(x for x in rms if x > 0 and math.isfinite(x))
+        floor = NEGLIGIBLE_GRAD * ok[len(ok) // 2] if ok else 0.0
         rows = [
             (n, p, r)
-            for (n, p, _), r, g in zip(live, ratios, gnorms, strict=True)
-            if g > 0 and math.isfinite(g)
+            for (n, p, _), r, g, x in zip(live, ratios, gnorms, rms, strict=True)
+            if g > 0 and math.isfinite(g) and x >= floor
         ]
         self._update = None
         if not rows:
