@@ -311,3 +311,16 @@ def test_a_bias_that_batchnorm_cancels_is_not_no_update():
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     mon = _fit(model, opt, steps=40)
     assert "no_update" not in {f.code for f in mon.findings}
+
+
+def test_weights_stepped_below_float_resolution_are_not_no_update():
+    # lr 1e-9: every step rounds to nothing in float32, but the optimizer holds and steps the parameters; the
+    # learning rate is the fault, not the wiring (a parameter the optimizer does not hold still is, above)
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-9)
+    mon = _fit(model, opt, steps=30)
+    assert "no_update" not in {f.code for f in mon.findings}
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0 moves nothing by construction
+    mon = _fit(model, opt, steps=30)
+    assert "no_update" in {f.code for f in mon.findings}

@@ -13,7 +13,8 @@ Events (what ``values`` holds):
 - ``"loss"``: each step's loss as it reaches the host; ``step``, ``loss``.
 - ``"sample"``: a sampled step; the quantities in :data:`SAMPLED` that some indicator needs.
 - ``"update"``: the first optimizer step after a parameter snapshot; ``ratios`` [(name, dim, ratio)],
-  ``changed`` [bool], ``unchanged_checks``, ``since_snapshot``, ``with_optimizer`` and ``grad_reused``.
+  ``changed`` [bool], ``stepped`` [bool: held by the optimizer at lr > 0], ``unchanged_checks``,
+  ``since_snapshot``, ``with_optimizer`` and ``grad_reused``.
 - ``"epoch"``: ``Monitor.epoch_end``'s metrics (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``).
 
 Example:

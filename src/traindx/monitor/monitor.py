@@ -72,6 +72,15 @@ def _as_loss(loss: Any):
 NEGLIGIBLE_GRAD = 1e-4
 
 
+def _group_lr(optimizer, param) -> float:
+    """The learning rate of the optimizer's group that holds ``param`` (0.0 when none does or it is unknown)."""
+    for group in getattr(optimizer, "param_groups", ()):
+        if any(q is param for q in group["params"]):
+            lr = group.get("lr", 0.0)
+            return float(lr) if isinstance(lr, (int, float)) else 1.0  # a tensor lr: taken as nonzero
+    return 0.0
+
+
 class Monitor:
     """Watch a PyTorch training run and diagnose what goes wrong while it runs.
 
@@ -625,6 +634,11 @@ class Monitor:
                 "ratios": [(n, p.dim(), r) for n, p, r in rows],
                 "names": [n for n, _, _ in rows],
                 "changed": changed,
+                # stepped by the optimizer at a learning rate above 0 (a parameter it does not hold, or holds
+                # at lr 0, cannot move; one it steps can rest only below float resolution)
+                "stepped": [
+                    id(p) in self._probe.held and _group_lr(self.optimizer, p) > 0 for _, p, _ in rows
+                ],
                 "unchanged_checks": self._unchanged_checks,
                 "since_snapshot": k - self._snap_step,
                 "with_optimizer": self._probe._opt_handle is not None,

@@ -41,6 +41,12 @@ class NoUpdate(Indicator):
         # a wiring fault leaves a parameter unchanged from the start; one that moved before and now rests was
         # stopped by the schedule (lr decayed to 0) or the optimizer's own convergence test (L-BFGS)
         frozen = [n for n, c in zip(names, changed, strict=True) if not c and n not in self._moved]
+        # a parameter the optimizer holds and steps at lr > 0, with an optimizer step counted since the copy,
+        # that still did not move was stepped below float32 resolution (|lr * step| < 6e-8 |w|): the learning
+        # rate is too small for it, which lr_too_low reports from the loss; it is not frozen by the wiring
+        stepped = dict(zip(names, values.get("stepped", [False] * len(names)), strict=True))
+        if values["with_optimizer"]:
+            frozen = [n for n in frozen if not stepped[n]]
         if not frozen:
             ctx.status("ok", 1.0, "all trained parameters change")
             ctx.persist(False)
