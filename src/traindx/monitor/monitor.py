@@ -72,13 +72,21 @@ def _as_loss(loss: Any):
 NEGLIGIBLE_GRAD = 1e-4
 
 
-def _group_lr(optimizer, param) -> float:
-    """The learning rate of the optimizer's group that holds ``param`` (0.0 when none does or it is unknown)."""
+def _learning_rate_of(optimizer) -> dict[int, float]:
+    """Parameter id -> the learning rate of the optimizer's group that holds it (a tensor lr counts as 1.0:
+    nonzero), built once per update check rather than searched per parameter.
+
+    Example:
+        >>> p = torch.nn.Parameter(torch.ones(1))
+        >>> _learning_rate_of(torch.optim.SGD([p], lr=0.1)) == {id(p): 0.1}
+        True
+    """
+    out: dict[int, float] = {}
     for group in getattr(optimizer, "param_groups", ()):
-        if any(q is param for q in group["params"]):
-            lr = group.get("lr", 0.0)
-            return float(lr) if isinstance(lr, (int, float)) else 1.0  # a tensor lr: taken as nonzero
-    return 0.0
+        lr = group.get("lr", 0.0)
+        lr = float(lr) if isinstance(lr, (int, float)) else 1.0
+        out.update((id(q), lr) for q in group["params"])
+    return out
 
 
 class Monitor:
@@ -628,6 +636,7 @@ class Monitor:
             self._probe.restore([c for _, _, c in live], [p.detach() for _, p, _ in live])
             self._unchanged_checks += 1
         at, self._at = self._at, k
+        lr_of = _learning_rate_of(self.optimizer)
         self._emit(
             "update",
             {
@@ -636,9 +645,7 @@ class Monitor:
                 "changed": changed,
                 # stepped by the optimizer at a learning rate above 0 (a parameter it does not hold, or holds
                 # at lr 0, cannot move; one it steps can rest only below float resolution)
-                "stepped": [
-                    id(p) in self._probe.held and _group_lr(self.optimizer, p) > 0 for _, p, _ in rows
-                ],
+                "stepped": [id(p) in self._probe.held and lr_of.get(id(p), 0.0) > 0 for _, p, _ in rows],
                 "unchanged_checks": self._unchanged_checks,
                 "since_snapshot": k - self._snap_step,
                 "with_optimizer": self._probe._opt_handle is not None,

@@ -248,16 +248,12 @@ class TransferSurrogate:
         if not hasattr(self, "active_"):
             self.fit(pd.DataFrame(columns=list(self.space)), [])
         parts: list[tuple[float, np.ndarray, np.ndarray]] = []
-        if own_only:
-            if self.own_ is None:
-                return np.full(len(X), 0.5), np.full(len(X), 0.5)
-            return forest_mean_std(self.own_, np.nan_to_num(X, nan=-1.0))
-        if self.knowledge_ is not None and self.trust_ > 0:
+        if not own_only and self.knowledge_ is not None and self.trust_ > 0:
             mu, sd = forest_mean_std(self.knowledge_, X)
             parts.append((self.trust_, mu, sd))
-        if self.own_ is not None and self.own_weight_ > 0:
+        if self.own_ is not None and (own_only or self.own_weight_ > 0):
             mu, sd = forest_mean_std(self.own_, np.nan_to_num(X, nan=-1.0))
-            parts.append((self.own_weight_, mu, sd))
+            parts.append((1.0 if own_only else self.own_weight_, mu, sd))
         if not parts:
             return np.full(len(X), 0.5), np.full(len(X), 0.5)
         total = sum(w for w, _, _ in parts)

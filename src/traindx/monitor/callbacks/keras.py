@@ -69,11 +69,7 @@ def val_size(model: Any) -> int | None:
     try:
         batches, size = int(adapter.num_batches), int(adapter.batch_size)
         short = int(adapter.partial_batch_size or 0) if adapter.has_partial_batch else 0
-    except (
-        AttributeError,
-        TypeError,
-        ValueError,
-    ):  # no validation, or a generator / tf.data of unknown length
+    except (AttributeError, TypeError, ValueError):  # no validation, or a generator of unknown length
         return None
     n = (batches - 1) * size + short if short else batches * size
     return n if n > 0 else None

@@ -44,8 +44,8 @@ class NoUpdate(Indicator):
         # a parameter the optimizer holds and steps at lr > 0, with an optimizer step counted since the copy,
         # that still did not move was stepped below float32 resolution (|lr * step| < 6e-8 |w|): the learning
         # rate is too small for it, which lr_too_low reports from the loss; it is not frozen by the wiring
-        stepped = dict(zip(names, values.get("stepped", [False] * len(names)), strict=True))
         if values["with_optimizer"]:
+            stepped = dict(zip(names, values["stepped"], strict=True))
             frozen = [n for n in frozen if not stepped[n]]
         if not frozen:
             ctx.status("ok", 1.0, "all trained parameters change")
