@@ -16,7 +16,8 @@ measures what the selection is worth. Per method and setting:
 Methods, each over the settings its users turn (Optuna's defaults included): patience, MedianPruner,
 PercentilePruner, SuccessiveHalving, Hyperband and MetaPruner (its ``alpha``, alone and with the rank gate
 ``rank_quantile``). The "chosen on the fit folds" row picks a MetaPruner setting on the fit folds' replays only,
-never on the fold it is scored on.
+never on the fold it is scored on. ``benchmarks/early_stopping_confirm.py`` scores a setting chosen here on
+replays that played no part in choosing it.
 
 Run (a few minutes; results are cached per task and shuffle under ``.traindx-cache/early_stopping``, so an
 interrupted run resumes):
