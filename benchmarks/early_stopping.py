@@ -16,7 +16,8 @@ measures what the selection is worth. Per method and setting:
 Methods, each over the settings its users turn (Optuna's defaults included): patience, MedianPruner,
 PercentilePruner, SuccessiveHalving, Hyperband and MetaPruner (its ``alpha``, alone and with the rank gate
 ``rank_quantile``). The "chosen on the fit folds" row picks a MetaPruner setting on the fit folds' replays only,
-never on the fold it is scored on.
+never on the fold it is scored on. ``benchmarks/early_stopping_confirm.py`` scores a setting chosen here on
+replays that played no part in choosing it.
 
 Run (a few minutes; results are cached per task and shuffle under ``.traindx-cache/early_stopping``, so an
 interrupted run resumes):
@@ -104,6 +105,20 @@ def fold_predictions(runs, curves, fold: list[str], key: str) -> dict:
     fit = one_seed(runs[~held])  # as the default predictor is fitted on the whole corpus
     pred = fit_prefix_predictor(fit, curves[curves["run_id"].isin(fit["run_id"])])
     test = runs[held].reset_index(drop=True)
+    table = prefix_table(pred, test, curves)
+    n = np.array([len(table[r][0]) for r in test["run_id"]])
+    mean = np.full((len(test), n.max()), np.nan)
+    std = np.full((len(test), n.max()), np.nan)
+    for i, r in enumerate(test["run_id"]):
+        mean[i, : n[i]], std[i, : n[i]] = table[r]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, ids=test["run_id"].to_numpy(str), mean=mean, std=std, n=n)
+    print(f"  predictor for held-out fold {key} fitted on {len(fit)} runs in {time.time() - t0:.0f}s")
+    return table
+
+
+def prefix_table(pred, test: pd.DataFrame, curves: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{run id: (mean, std) of ``pred`` from each prefix of the run's validation curve}, in one batch."""
     cur = {
         r: g.to_numpy(float)
         for r, g in curves[curves["run_id"].isin(test["run_id"])].groupby("run_id")["val_acc"]
@@ -114,18 +129,12 @@ def fold_predictions(runs, curves, fold: list[str], key: str) -> dict:
             rows.append(i)
             prefixes.append(cur[r][:k])
     m, s = pred.predict_prefix(test.iloc[rows].reset_index(drop=True), prefixes, return_std=True)
-    width = max(len(c) for c in cur.values())
-    mean = np.full((len(test), width), np.nan)
-    std = np.full((len(test), width), np.nan)
-    n = np.array([len(cur[r]) for r in test["run_id"]])
-    j = 0
-    for i in range(len(test)):
-        mean[i, : n[i]], std[i, : n[i]] = m[j : j + n[i]], s[j : j + n[i]]
-        j += n[i]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(path, ids=test["run_id"].to_numpy(str), mean=mean, std=std, n=n)
-    print(f"  predictor for held-out fold {key} fitted on {len(fit)} runs in {time.time() - t0:.0f}s")
-    return {str(r): (mean[i, : n[i]], std[i, : n[i]]) for i, r in enumerate(test["run_id"])}
+    out, j = {}, 0
+    for r in test["run_id"]:
+        k = len(cur[r])
+        out[str(r)] = (np.asarray(m[j : j + k], float), np.asarray(s[j : j + k], float))
+        j += k
+    return out
 
 
 def settings() -> list[tuple[str, str, dict]]:

@@ -143,3 +143,19 @@ def test_benchmark_replay_scores_savings_and_regret():
     pred = bench.LookupPredictor("best", table)
     used, total, sel, ref = bench.replay(runs, curves, {"meta": {"alpha": 0.05}}, seed=0, pred=pred)
     assert used < total and sel <= ref
+
+
+def test_benchmark_prefix_table_answers_every_prefix_of_every_run():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import early_stopping as bench
+
+    runs = pd.DataFrame({"run_id": ["a", "b"]})
+    curves = pd.DataFrame(
+        {"run_id": list("aaabb"), "epoch": [1, 2, 3, 1, 2], "val_acc": [0.2, 0.5, 0.4, 0.7, 0.6]}
+    )
+    table = bench.prefix_table(EchoPredictor(), runs, curves)
+    assert set(table) == {"a", "b"}
+    np.testing.assert_allclose(table["a"][0], [0.2, 0.5, 0.5])  # the best so far after 1, 2 and 3 epochs
+    np.testing.assert_allclose(table["b"][0], [0.7, 0.7])
+    lookup = bench.LookupPredictor("best", table)
+    assert lookup.predict_prefix(runs.iloc[[0]], [np.array([0.2, 0.5])]).tolist() == [0.5]
