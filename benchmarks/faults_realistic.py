@@ -276,6 +276,14 @@ def summarize_monitor(mon, family: str, fault: str, seed: int, faults: dict) -> 
     diagnosis = [d for d in mon.diagnosis if d.primary.code != "indicator_disabled"]
     primary = diagnosis[0].primary.code if diagnosis else None
     steps = len(mon._loss)
+    hist = mon.history
+    growth = hist.loc[hist.name == "weight_growth", "value"]
+    last_growth = hist.loc[hist.name == "weight_growth"].groupby("epoch")["value"].last()
+    base = mon._loss.baseline()
+    trace = [
+        (i, e.get("train_loss", float("nan")) / base if base > 0 else None, last_growth.get(i), e)
+        for i, e in enumerate(mon._epochs)
+    ]
     return score(
         {
             "case": f"{family}/{fault}",
@@ -290,6 +298,9 @@ def summarize_monitor(mon, family: str, fault: str, seed: int, faults: dict) -> 
             "first_step": {f.code: f.step for f in findings},
             "alarm": bool(findings),
             "overhead": mon.overhead,
+            # the median weight layer's largest growth over its init scale (the weight_growth rule's reading)
+            "weight_growth": float(growth.max()) if len(growth) else None,
+            "epoch_trace": trace,
         },
         faults,
     )

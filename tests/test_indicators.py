@@ -202,3 +202,71 @@ def test_missing_zero_grad_explains_a_gradient_norm_that_turns_non_finite():
     assert fired[0] == "missing_zero_grad" and "20x" in fired[1]
     assert not run(kept=False, peak=40.0)  # a fresh tensor each step: zero_grad is called, the lr blew up
     assert not run(kept=True, peak=4.0)  # no growth before the NaN: nothing points at summed gradients
+
+
+class _GrowthCtx(_Ctx):
+    """What UpdateRatio's growth rule reads: the probe's layers, the loss track, the epochs, persistence."""
+
+    def __init__(self, optimizer) -> None:
+        from traindx.monitor.loss_track import LossTrack
+
+        super().__init__()
+        layer = nn.Linear(64, 64)
+        self.probe = type("Probe", (), {"layers": [("fc", layer.weight)]})()
+        self.optimizer, self.step, self.epochs, self.loss = optimizer, 0, [], LossTrack()
+        self.loss.extend([2.3] * 40)
+        self._ev: list[bool] = []
+
+    def record(self, *args, **kw) -> None:
+        pass
+
+    def has(self, code) -> bool:
+        return any(c == code for c, _ in self.fired)
+
+    def persist(self, flag, k=2, n=3, key="") -> bool:
+        self._ev = (self._ev + [bool(flag)])[-n:]
+        return sum(self._ev) >= k
+
+
+@pytest.mark.parametrize(
+    ("growth", "level", "line_search", "fires"),
+    [(8.0, 0.97, False, True), (8.0, 0.5, False, False), (2.0, 0.97, False, False), (8.0, 0.97, True, False)],
+)
+def test_weights_grown_far_beyond_their_init_on_a_stuck_loss_is_lr_too_high(
+    growth, level, line_search, fires
+):
+    from traindx.monitor.indicators.update_ratio import UpdateRatio
+
+    model = nn.Linear(2, 2)
+    opt = (
+        torch.optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+        if line_search
+        else torch.optim.SGD(model.parameters(), lr=1.0)
+    )
+    ind, ctx = UpdateRatio(), _GrowthCtx(opt)
+    ind.update(ctx, {"init_scales": [("fc", 0.58)]})  # PyTorch's default init: RMS 0.58 / sqrt(64)
+    rms0 = 0.58 / 8
+    for _ in range(3):  # three epoch ends, each after a sample of the weight layer's norm
+        ind.update(ctx, {"layers": [("fc", 1.0, 4096, growth * rms0 * 64)]})
+        ctx.epochs.append({"train_loss": level * 2.3})
+        ind.update(ctx, {"train_loss": level * 2.3})
+    assert [c for c, _ in ctx.fired] == (["lr_too_high"] if fires else [])
+    if fires:
+        assert f"{growth:.1f}x their initial scale" in ctx.fired[0][1]
+
+
+@pytest.mark.parametrize(("lr_now", "fires"), [(2e-3, True), (1e-5, False)])
+def test_tiny_steps_in_a_schedule_tail_are_not_lr_too_low(lr_now, fires):
+    from traindx.monitor.indicators.update_ratio import UpdateRatio
+
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+    ind, ctx = UpdateRatio(), _GrowthCtx(opt)  # a loss stuck at its start
+    ind.update(ctx, {"ratios": [("fc.weight", 2, 1e-3)]})  # the schedule's peak, healthy steps
+    opt.param_groups[0]["lr"] = (
+        lr_now  # 1e-5: a cosine's last thousandth; a fifth of the peak is still judged
+    )
+    for step in (20, 40, 60):
+        ctx.step = step
+        ind.update(ctx, {"ratios": [("fc.weight", 2, 1e-6)]})
+    assert ("lr_too_low" in [c for c, _ in ctx.fired]) is fires

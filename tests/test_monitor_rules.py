@@ -324,3 +324,61 @@ def test_weights_stepped_below_float_resolution_are_not_no_update():
     opt = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0 moves nothing by construction
     mon = _fit(model, opt, steps=30)
     assert "no_update" in {f.code for f in mon.findings}
+
+
+class _StackedLSTM(nn.Module):
+    """Two stacked LSTM layers with the module's own dropout between them (no nn.Dropout anywhere)."""
+
+    def __init__(self, dropout: float) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(16, 32, num_layers=2, dropout=dropout, batch_first=True)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.head(self.rnn(x.unsqueeze(1))[0][:, -1])
+
+
+@pytest.mark.parametrize("dropout", [0.3, 0.0])
+def test_eval_mode_left_on_is_found_through_a_recurrent_layer_own_dropout(dropout):
+    torch.manual_seed(0)
+    model = _StackedLSTM(dropout)
+    model.eval()  # left on after a validation pass: the LSTM's inter-layer dropout is off while it trains
+    mon = _fit(model, torch.optim.Adam(model.parameters(), lr=1e-3), steps=60, every=1)
+    codes = {f.code for f in mon.findings}
+    if dropout:
+        assert "eval_mode" in codes
+    else:  # nothing in the model depends on the mode: the indicator is off, and says so
+        assert "eval_mode" not in codes
+        assert next(s for s in mon.status() if s.name == "eval_mode").level == "off"
+
+
+@pytest.mark.parametrize(
+    ("val", "fires"),
+    [
+        # a character model: from ln(65) = 4.2 to a best of 2.91, then 0.14 nats (11% of what it learned) back
+        ([3.0, 2.906, 2.93, 3.044, 3.046, 3.054], True),
+        # the same curve, back by 0.05 nats only (4% of the progress): noise, not over-training
+        ([3.0, 2.906, 2.93, 2.95, 2.955, 2.958], False),
+    ],
+)
+def test_a_token_model_validation_rise_is_judged_against_the_progress_made(val, fires):
+    model = _mlp()
+    mon = tdx.Monitor(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    for e, v in enumerate(val):
+        for _ in range(20):
+            mon.step(4.2 if e == 0 else 3.0 - 0.1 * e)
+        mon.epoch_end(train_loss=3.0 - 0.1 * e, val_loss=v)
+    mon.close()
+    assert ("overfitting" in {f.code for f in mon.findings}) is fires
+
+
+def test_a_blow_up_in_the_last_epoch_is_divergence_even_without_a_sample_in_it():
+    model = _mlp()
+    mon = tdx.Monitor(model, torch.optim.SGD(model.parameters(), lr=0.1), budget=1e-9)
+    for level in [2.3, 1.0, 50.0]:  # learns, then the loss leaves for 20x its start
+        for _ in range(30):
+            mon.step(level)
+        mon.epoch_end(train_loss=level)
+    mon.close()
+    assert "divergence" in {f.code for f in mon.findings}
+    assert mon.diagnosis[0].primary.code == "divergence"

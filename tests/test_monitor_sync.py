@@ -66,6 +66,18 @@ class ScalarOpSpy(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def _bf16_lstm_runs() -> bool:
+    """Whether this CPU's oneDNN build runs an LSTM under bfloat16 autocast (some AMD EPYC machines cannot
+    create the primitive and raise in the model's own forward, with or without a monitor)."""
+    lstm = torch.nn.LSTM(4, 4, batch_first=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.randn(2, 3, 4))
+    except RuntimeError:
+        return False
+    return True
+
+
 def _run(name: str, settings: dict, amp: bool, steps: int = 40):
     """Train ``steps`` steps; return (host reads and scalar ops seen in unsampled ``step()`` calls, the number
     of unsampled and of sampled steps, whether any unsampled forward pass ran with a monitor hook)."""
@@ -116,6 +128,8 @@ def _run(name: str, settings: dict, amp: bool, steps: int = 40):
 @pytest.mark.parametrize("amp", [False, True], ids=["fp32", "amp"])
 @pytest.mark.parametrize("settings", [{}, {"every": 4}], ids=["defaults", "every_4"])
 def test_unsampled_steps_read_nothing_back_from_the_device(name, amp, settings):
+    if amp and name == "lstm" and not _bf16_lstm_runs():
+        pytest.skip("this CPU's oneDNN cannot run an LSTM under bfloat16 autocast (the model itself fails)")
     # at defaults a sample comes at least every MAX_PERIOD (200) steps, whatever the timings
     reads, ops, unsampled, sampled, hooked = _run(name, settings, amp, steps=250 if not settings else 40)
     assert unsampled >= 10 and sampled >= 2  # both kinds of step happened

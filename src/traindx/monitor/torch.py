@@ -36,6 +36,14 @@ _MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNor
 GRAD_PROBE = 4096
 
 
+def _mode_dependent(m: nn.Module) -> bool:
+    """Whether ``m`` computes differently in train and eval mode: Dropout and BatchNorm, and the recurrent
+    layers' own dropout between stacked layers (``nn.LSTM(..., num_layers=2, dropout=0.3)``)."""
+    if isinstance(m, _MODE_DEPENDENT):
+        return getattr(m, "p", 1.0) != 0
+    return isinstance(m, nn.RNNBase) and m.num_layers > 1 and m.dropout > 0
+
+
 def _is_norm(m: nn.Module) -> bool:
     # custom LayerNorm/RMSNorm classes (nanoGPT, HF models) are not torch's, so the name decides too
     if isinstance(m, (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)):
@@ -178,7 +186,7 @@ class TorchProbe:
             self.saturating.extend((m, kind) for t, kind in _SATURATING.items() if isinstance(m, t))
             if isinstance(m, _WEIGHTED) and isinstance(getattr(m, "weight", None), torch.Tensor):
                 self.layers.append((name, m.weight))
-            if isinstance(m, _MODE_DEPENDENT) and getattr(m, "p", 1.0) != 0:
+            if _mode_dependent(m):
                 self.mode_dependent.append(m)
             self.normalized = self.normalized or _is_norm(m)
         self.needs: frozenset[str] = frozenset(

@@ -54,7 +54,8 @@ PLATEAU_TOL, PLATEAU_UPPER = 0.01, 0.02
 #: their mean, and no net progress.
 OSC_SIGN_CHANGES, OSC_SWING = 0.75, 0.3
 #: Overfitting: train accuracy exceeds validation accuracy by >= 0.15 (3x the val-test noise seen on LCDB
-#: curves, where val - test > 0.05 for only 6% of points), or validation loss >= 10% above its minimum
+#: curves, where val - test > 0.05 for only 6% of points), or validation loss >= 10% above its minimum (or 10%
+#: of the progress made below the run's start, where that is less: a token model's irreducible loss)
 #: while training loss keeps falling, either of them for 3 epochs in a row. Requiring successive epochs
 #: follows Prechelt's "UP_s" criterion (Early Stopping - But When?, 1998): one or two epochs of worse
 #: validation metrics are common under SGD with momentum or RMSprop (seen on healthy MNIST, Fashion-MNIST

@@ -28,6 +28,15 @@ UPDATE_HIGH, UPDATE_LOW = 0.1, 1e-4
 #: 0.05 at lr 1e-3 on GPT-2's N(0, 0.02) init and ~0.02 on PyTorch's default init; 0.5 is 10x that, where the
 #: step rewrites the init's scale (He et al. 2015's signal-propagation argument no longer holds after it).
 UPDATE_EXTREME = 0.5
+#: The median weight layer's RMS against its RMS before the first update, above which a run whose loss has not
+#: moved is read as stepping far too large. Measured on the realistic fault suite (``benchmarks/faults.py
+#: --realistic``, the ``weight_growth`` column of its JSON): healthy runs end at 1.0-2.5x (2.49 a GPT-2 under
+#: the HF Trainer, 2.46 a char-level LSTM; L-BFGS's line search, not judged, 9.9x), runs stuck by other faults
+#: at up to 3.05x (a BatchNorm net left in eval mode; softmax before the loss 2.0x), Adam at 100x its
+#: learning rate at 13-40x. 4 is 1.6x above every healthy run and above every other stuck fault. Growth alone
+#: is no fault: the same GPT-2 memorising 2,000 characters reached 4.7x while its loss fell to 60% of its
+#: start, which is why the rule also needs a loss that has not moved.
+GROWTH_HIGH = 4.0
 
 
 def fan_in(shape: Sequence[int]) -> int:

@@ -9,7 +9,10 @@ from traindx.signals import loss as lsig
 
 
 class Divergence(Indicator):
-    """Judged on the run's own best smoothed loss and start, whatever the optimizer or loss scale."""
+    """Judged on the run's own best smoothed loss and start, whatever the optimizer or loss scale, at each
+    sample and again at each epoch end (the epoch's losses are on the host then anyway), so a blow-up late in
+    a run whose budget affords few samples is still seen; there an epoch mean above ``over_start`` x the
+    start confirms a diverging recent loss at once."""
 
     name = "divergence"
     codes = {
@@ -20,7 +23,7 @@ class Divergence(Indicator):
             "optimizer.zero_grad() runs every step",
         )
     }
-    events = frozenset({"sample"})
+    events = frozenset({"sample", "epoch"})
     thresholds = {
         "rise_over_best": Threshold(lsig.RISE_OVER_BEST, "signals.loss.RISE_OVER_BEST (corpus measurement)"),
         "lost_gains": Threshold(
@@ -35,7 +38,18 @@ class Divergence(Indicator):
             return
         r, best, base = lt.recent(), lt.best, lt.baseline()
         bad = lt.diverging()
-        if ctx.persist(bad):
+        # at an epoch end the whole epoch is a second reading: its mean training loss above the start's
+        # blow-up bound, beside a recent median that diverges, needs no second evaluation (often the run's
+        # last one)
+        tl = values.get("train_loss")
+        whole_epoch = (
+            bad
+            and tl is not None
+            and math.isfinite(base)
+            and base > 0
+            and not tl <= self.t("over_start") * base
+        )
+        if ctx.persist(bad) or whole_epoch:
             critical = not math.isfinite(r) or r > lsig.SPIKE_OVER_BASELINE * base
             where = (
                 f"{r:.3g} is {r / best:.2f}x its best {best:.3g}"

@@ -63,6 +63,18 @@ class Overfitting(Indicator):
         flag = va <= p + m and tr > p + m and tr - va > m
         return flag, f"val accuracy {va:.3f} at chance (1/{self._classes}) while train accuracy is {tr:.3f}"
 
+    def _rise(self, ctx, vl: list[float]) -> float:
+        """The relative rise of the validation loss over its best that counts: ``val_rise`` of the best, or of
+        the progress made (start - best) where that is smaller. A token model's loss keeps a large irreducible
+        part (a character model falls from ln(65) = 4.2 to about 3), so 10% of its best is 0.3 nats, more than a
+        quarter of all it learned; 10% of the progress is the same share of what was learned as 10% of a
+        classifier's near-zero best."""
+        rise = self.t("val_rise")
+        best, base = min(vl), ctx.loss.baseline()
+        if best > 0 and math.isfinite(base) and base > best:
+            return rise * min(1.0, (base - best) / best)
+        return rise
+
     def update(self, ctx, values) -> None:
         if "output" in values:  # a sample: the model's output width gives the number of classes
             if values["output"]:
@@ -78,7 +90,7 @@ class Overfitting(Indicator):
         vl = [e["val_loss"] for e in ep if "val_loss" in e]
         tl = [e["train_loss"] for e in ep if "train_loss" in e]
         if len(vl) >= 2 and len(tl) >= 2:
-            n = lsig.rising_epochs(vl)
+            n = lsig.rising_epochs(vl, self._rise(ctx, vl))
             # a rising val loss while val accuracy still reaches new bests is over-confidence, not lost
             # generalization
             va = [e["val_acc"] for e in ep if "val_acc" in e]
