@@ -38,18 +38,15 @@ class Divergence(Indicator):
             return
         r, best, base = lt.recent(), lt.best, lt.baseline()
         bad = lt.diverging()
-        # at an epoch end the whole epoch is a second reading: its mean training loss above the start's
-        # blow-up bound, beside a recent median that diverges, needs no second evaluation (often the run's
-        # last one)
-        tl = values.get("train_loss")
-        whole_epoch = (
-            bad
-            and tl is not None
-            and math.isfinite(base)
-            and base > 0
-            and not tl <= self.t("over_start") * base
-        )
-        if ctx.persist(bad) or whole_epoch:
+        if "grad_norm" in values:  # a sample
+            fire = ctx.persist(bad)
+        else:
+            # an epoch end reads the recent window the last sample read, so it adds no persistence of its
+            # own (counted twice, one transient spike of a BatchNorm CNN read as divergence); the whole
+            # epoch is the second reading instead: its mean training loss above the start's blow-up bound
+            tl = values.get("train_loss")
+            fire = bad and tl is not None and base > 0 and not tl <= self.t("over_start") * base
+        if fire:
             critical = not math.isfinite(r) or r > lsig.SPIKE_OVER_BASELINE * base
             where = (
                 f"{r:.3g} is {r / best:.2f}x its best {best:.3g}"
