@@ -129,6 +129,8 @@ class UpdateRatio(Indicator):
         ctx.record("update_ratio", med)
         lrs = _learning_rates(ctx.optimizer)
         self._last = (ctx.step, med, lrs)
+        if lrs:
+            self._peak_lr = max(self._peak_lr, *lrs)
         annealed = self._annealed(lrs)
         lt = ctx.loss
         climbing = lt.rising() or lt.diverging()
@@ -166,7 +168,7 @@ class UpdateRatio(Indicator):
         lt = ctx.loss
         if step < STEADY_STEP or lrs != _learning_rates(ctx.optimizer) or math.isnan(lt.improvement()):
             return
-        if self._annealed(lrs, update=False):
+        if self._annealed(lrs):
             return
         if ctx.has("lr_too_high"):
             return
@@ -190,11 +192,11 @@ class UpdateRatio(Indicator):
         # (L-BFGS fitting digits grows its weights 10x in a healthy run of the fault suite)
         if self._growth is None or _line_search(ctx.optimizer) or ctx.has("lr_too_high"):
             return
-        tl = [e["train_loss"] for e in ctx.epochs if "train_loss" in e]
+        tl = next((e["train_loss"] for e in reversed(ctx.epochs) if "train_loss" in e), None)
         base = ctx.loss.baseline()
-        if not tl or not base > 0:
+        if tl is None or not base > 0:
             return
-        level, g = tl[-1] / base, self._growth
+        level, g = tl / base, self._growth
         stalled = math.isfinite(level) and level > 1.0 - self.t("learned")
         if ctx.persist(g > self.t("grown") and stalled, k=2, n=3, key="grown"):
             ctx.status("warning", g, f"weights at {g:.1f}x their initial scale")
@@ -206,13 +208,9 @@ class UpdateRatio(Indicator):
                 value=g,
             )
 
-    def _annealed(self, lrs: tuple[float, ...] | None, update: bool = True) -> bool:
+    def _annealed(self, lrs: tuple[float, ...] | None) -> bool:
         """Whether a schedule has brought the learning rate down to its tail (``annealed`` x its peak so far)."""
-        if not lrs:
-            return False
-        if update:
-            self._peak_lr = max(self._peak_lr, max(lrs))
-        return max(lrs) < self.t("annealed") * self._peak_lr
+        return bool(lrs) and max(lrs) < self.t("annealed") * self._peak_lr
 
     def _fire_low(self, ctx, med: float, when: str = "") -> None:
         imp = ctx.loss.improvement()
