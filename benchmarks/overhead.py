@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "load average at start "
         f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}"
     )
-    results, ok = [], True
+    results, fast, close = [], [], []
     t_start = time.perf_counter()
     for name in args.models.split(","):
         rng = random.Random(0)
@@ -294,17 +294,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         for a in MONITORED:
             print(_line(a, short[a]))
-        for setting in (long, short):
+        for label, setting in (("long", long), (f"{args.short}-step", short)):
             d = setting["default"]
-            ok = ok and d["median_ratio"] <= TARGET_RATIO and abs(d["own_gap_points"]) <= TARGET_GAP
+            cell = f"{name} {label}"
+            fast.append((cell, d["median_ratio"] <= TARGET_RATIO))
+            close.append((cell, abs(d["own_gap_points"]) <= TARGET_GAP))
     load2 = os.getloadavg()
     print(
         f"\nload average at end {load2[0]:.2f} {load2[1]:.2f} {load2[2]:.2f}; {time.perf_counter() - t_start:.0f} s"
     )
-    print(
-        f"default <= {TARGET_RATIO}x wall for every model, long and {args.short}-step runs, own figure within "
-        f"{TARGET_GAP:.0f} points: {'yes' if ok else 'NO'} (judge only with the A/A row's spread small)"
-    )
+    # Two verdicts, printed apart: the cost bound and the accuracy of the monitor's own figure fail for
+    # different reasons (a slow monitor versus a biased estimate) and call for different fixes.
+    for what, cells in (
+        (f"default <= {TARGET_RATIO}x wall", fast),
+        (f"own figure within {TARGET_GAP:.0f} points", close),
+    ):
+        missed = [c for c, held in cells if not held]
+        verdict = "yes" if not missed else "NO (" + ", ".join(missed) + ")"
+        print(f"{what}: {len(cells) - len(missed)} of {len(cells)} cells: {verdict}")
+    print("judge only with the A/A rows' spread small")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(
