@@ -26,7 +26,8 @@ final validation accuracy, the data conditions' factorial main effects removed);
 nearest pool row(s) (level index scaled to [0, 1], categorical levels 0/1, ties averaged). MetaSampler learns
 from the corpus minus the held-out task. Tasks alternate in name order between a design set (used to choose
 the design) and a report set (``--task-set report``, the numbers to quote). ``--predictor``: the
-PerformancePredictor's leave-task-out rank agreement and interval coverage on the corpus instead.
+PerformancePredictor's leave-task-out rank agreement and interval coverage on the corpus instead;
+``--predictor-families``: the same agreement for other estimator families and seed-averaged targets.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/search.py --space tasks --task-set report --seeds 3 --budget 50
 
 ``--space speed``: 1M-candidate scoring and sample_relative timing, MetaSampler vs TPE in the same run with a
@@ -54,6 +55,7 @@ from traindx.search import (
     MetaSampler,
     PerformancePredictor,
     TransferSurrogate,
+    featurize_configs,
     knowledge,
     sample_candidates,
     score_candidates,
@@ -460,6 +462,64 @@ def corpus_tasks_predictor(report: list[str]) -> None:
     print("per task: " + " ".join(f"{t}={r:.2f}" for t, r in zip(table.task, table.spearman, strict=True)))
 
 
+def corpus_tasks_predictor_families(report: list[str]) -> None:
+    """Does the estimator family or a seed-averaged target move the leave-task-out rank agreement? Features
+    are computed once (PerformancePredictor's, with landmarkers); each family learns within-task z-scores
+    of the final validation accuracy, from single runs (``z``) or from each configuration's mean over its
+    seeds (``zmean``), and is scored on the held-out task against single runs and against seed means."""
+    from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor, RandomForestRegressor
+
+    from traindx.search.corpus import MANY_TASK, load_corpus
+
+    runs, curves = load_corpus(MANY_TASK)
+    runs = runs[runs["status"] == "finished"].reset_index(drop=True)
+    t = targets(curves)
+    runs = runs[runs["run_id"].isin(t.index)].reset_index(drop=True)
+    y = t.loc[runs["run_id"], "final"].to_numpy(dtype=float)
+    X = featurize_configs(runs, True)
+    task = runs["dataset"].astype(str).to_numpy()
+    cols = [c for c in runs.columns if c not in NOT_CONFIG]
+    key = pd.util.hash_pandas_object(runs[cols], index=False).to_numpy()
+    frame = pd.DataFrame({"task": task, "key": key, "y": y})
+    z = frame.groupby("task")["y"].transform(lambda s: (s - s.mean()) / (s.std(ddof=0) + 1e-9)).to_numpy()
+    z_targets = {"z": z, "zmean": pd.Series(z).groupby(key).transform("mean").to_numpy()}
+    seed_mean = frame.groupby("key")["y"].transform("mean").to_numpy()
+    families = {
+        "forest 30 (default)": lambda: RandomForestRegressor(
+            30, min_samples_leaf=2, random_state=0, n_jobs=1
+        ),
+        "forest 100, leaf 5, half features": lambda: RandomForestRegressor(
+            100, min_samples_leaf=5, max_features=0.5, random_state=0, n_jobs=1
+        ),
+        "extra trees 100, leaf 3": lambda: ExtraTreesRegressor(
+            100, min_samples_leaf=3, random_state=0, n_jobs=1
+        ),
+        "hist boosting 300": lambda: HistGradientBoostingRegressor(
+            max_iter=300, learning_rate=0.05, min_samples_leaf=20, random_state=0
+        ),
+    }
+    tasks = sorted(np.unique(task))
+    is_report = np.isin(tasks, report)
+    print(f"\n## predictor families, leave-task-out over {len(tasks)} tasks ({len(runs)} runs); median "
+          "within-task Spearman against single runs / seed means (all tasks; report tasks)")  # fmt: skip
+    for name, make in families.items():
+        for target, zt in z_targets.items():
+            t0 = time.perf_counter()
+            single, means = [], []
+            for tk in tasks:
+                held = task == tk
+                pred = make().fit(X[~held], zt[~held]).predict(X[held])
+                single.append(spearmanr(pred, y[held]).statistic)
+                means.append(spearmanr(pred, seed_mean[held]).statistic)
+            single, means = np.array(single), np.array(means)
+            print(
+                f"{name:36s} {target:5s} single {np.median(single):.3f} ({np.median(single[is_report]):.3f}) "
+                f"seed-mean {np.median(means):.3f} ({np.median(means[is_report]):.3f})  "
+                f"{time.perf_counter() - t0:.0f}s",
+                flush=True,
+            )
+
+
 # run-table columns that do not describe a configuration (bookkeeping, timing, what the run measured)
 NOT_CONFIG = ("run_id", "seed", "status", "created_at", "part", "train_seconds", "eval_seconds", "wall_seconds",
               "n_params", "n_train_used", "signals", "val_balanced", "test_balanced", "eval_subset", "val_size")  # fmt: skip
@@ -500,6 +560,9 @@ def corpus_tasks_benchmark(args) -> None:
     design, report = corpus_tasks_split(sorted(pools))
     if args.predictor:
         corpus_tasks_predictor(report)
+        return
+    if args.predictor_families:
+        corpus_tasks_predictor_families(report)
         return
     tasks = design if args.task_set == "design" else report
     if args.tasks:
@@ -605,6 +668,11 @@ def main() -> None:
     ap.add_argument("--with-none", action="store_true", help="tasks space: also MetaSampler(knowledge=[])")
     ap.add_argument(
         "--predictor", action="store_true", help="tasks space: the predictor's leave-task-out only"
+    )
+    ap.add_argument(
+        "--predictor-families",
+        action="store_true",
+        help="tasks space: estimator families and seed-averaged targets, featurized once",
     )
     ap.add_argument(
         "--tasks", type=int, default=None, help="user space: PMLB tasks (8); tasks space: first N"
